@@ -1,0 +1,1 @@
+"""Customer satisfaction: NPS, CSAT, the PLS-PM satisfaction index and their figures."""

@@ -1,0 +1,433 @@
+"""The DuckDB store: canonical tables, validated loading, quarantine, reading.
+
+Only this module (and the loader it drives) talks to DuckDB directly; every
+other module asks the store for DataFrames through :meth:`Store.sql` with
+bound parameters.
+
+Concurrency
+-----------
+DuckDB lets one process write a database file at a time. A writing store keeps
+its connection open for its lifetime. A store opened with ``read_only=True``
+opens the file only for each query and retries with back-off while a writer
+holds it, so an analyst's notebook never fails because the nightly run is
+writing (it waits, at most ``busy_timeout`` seconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from crm_analytics.cleansing import country_regions, country_rows, q
+from crm_analytics.errors import InputError, StoreBusyError
+from crm_analytics.loading import Loader, LoadReport
+from crm_analytics.schema import TABLES, get_table
+from crm_analytics.sources import resolve_sources
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATH = "crm.duckdb"
+ENV_PATH = "CRM_ANALYTICS_DB"
+SCHEMA_VERSION = 1
+
+# Tables the store creates besides the canonical ones.
+SYSTEM_DDL = (
+    """
+    CREATE TABLE IF NOT EXISTS quarantine (
+        load_id VARCHAR, table_name VARCHAR, kind VARCHAR, reason_code VARCHAR,
+        reason VARCHAR, source VARCHAR, source_row BIGINT, record_key VARCHAR,
+        raw VARCHAR, rejected_at TIMESTAMP)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS loads (
+        load_id VARCHAR, table_name VARCHAR, sources VARCHAR, mode VARCHAR,
+        loaded_at TIMESTAMP, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
+        rows_duplicate BIGINT, rows_updated BIGINT, seconds DOUBLE)
+    """,
+    "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR, value VARCHAR)",
+)
+
+DATE_COLUMNS = {
+    "customers": "created_at",
+    "transactions": "transaction_date",
+    "tickets": "opened_at",
+    "survey_responses": "responded_at",
+}
+
+_LOCK_MARKERS = ("lock", "Conflicting lock", "being used by another process")
+
+
+def default_path() -> str:
+    """The store path used when none is given: ``$CRM_ANALYTICS_DB`` or ``./crm.duckdb``."""
+    return os.environ.get(ENV_PATH) or DEFAULT_PATH
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and any(m in str(exc) for m in _LOCK_MARKERS)
+
+
+class Store:
+    """An embedded DuckDB store holding the canonical CRM tables and results.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Database file. Defaults to ``$CRM_ANALYTICS_DB``, else ``./crm.duckdb``.
+        ``":memory:"`` gives a private in-memory store (tests, experiments).
+    read_only : bool, default False
+        Open for reading only. The file is opened per query, so a writer in
+        another process is never blocked for long; queries retry while the
+        writer holds the file.
+    busy_timeout : float, default 120
+        Seconds a read-only store keeps retrying while the file is locked.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> with Store(":memory:") as store:
+    ...     report = store.load("customers", pd.DataFrame({"customer_id": ["C1", "C2"],
+    ...                                                    "email": [" A@X.COM ", "bad"]}))
+    ...     print(report.rows_loaded, report.rows_rejected)
+    ...     print(store.table("customers")["email"].tolist())
+    1 1
+    ['a@x.com']
+    """
+
+    def __init__(
+        self, path: str | os.PathLike | None = None, *, read_only: bool = False,
+        busy_timeout: float = 120.0,
+    ):
+        self.path = os.fspath(path) if path is not None else default_path()
+        self.read_only = read_only
+        self.busy_timeout = busy_timeout
+        self._con: duckdb.DuckDBPyConnection | None = None
+        if self.read_only:
+            if self.path == ":memory:":
+                raise InputError("a read-only store needs a file; ':memory:' is always empty")
+            if not Path(self.path).exists():
+                raise InputError(f"{self.path}: no store here; create one with `crm-analytics init`")
+        else:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._con = self._connect()
+            self._init_schema()
+
+    # -- connection handling ---------------------------------------------------------------
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=self.read_only)
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc) or time.monotonic() > deadline:
+                    if _is_lock_error(exc):
+                        raise StoreBusyError(
+                            f"{self.path}: locked by another process for more than "
+                            f"{self.busy_timeout:.0f} s"
+                        ) from None
+                    raise InputError(f"{self.path}: cannot open the store ({exc})") from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 2.0)
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        return con
+
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one unit of work (opened per use when read-only)."""
+        if self._con is not None:
+            yield self._con
+            return
+        con = self._connect()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The open read-write connection (internal; modules should use :meth:`sql`)."""
+        if self._con is None:
+            raise InputError("this store is read-only or closed; open Store(path) to write")
+        return self._con
+
+    def close(self) -> None:
+        """Close the store (idempotent)."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.read_only else ("closed" if self._con is None else "read-write")
+        return f"Store({self.path!r}, {mode})"
+
+    def _init_schema(self) -> None:
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            for table in TABLES.values():
+                cols = ", ".join(
+                    f"{q(c.name)} {c.sql_type}" + (" NOT NULL" if c.name == table.key else "")
+                    for c in table.columns
+                )
+                con.execute(f"CREATE TABLE IF NOT EXISTS {q(table.name)} ({cols})")
+            for ddl in SYSTEM_DDL:
+                con.execute(ddl)
+            if not con.execute("SELECT count(*) FROM store_meta WHERE key = 'schema_version'").fetchone()[0]:
+                con.execute(
+                    "INSERT INTO store_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+                )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("CREATE OR REPLACE TEMP TABLE _crm_countries (key VARCHAR, alpha2 VARCHAR)")
+        con.executemany("INSERT INTO _crm_countries VALUES (?, ?)", country_rows())
+        con.execute("CREATE OR REPLACE TEMP TABLE _crm_regions (alpha2 VARCHAR, region VARCHAR)")
+        con.executemany("INSERT INTO _crm_regions VALUES (?, ?)", sorted(country_regions().items()))
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block atomically: everything or nothing is written."""
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    # -- loading ---------------------------------------------------------------------------
+    def load(
+        self,
+        table: str,
+        source: str | os.PathLike | pd.DataFrame | list,
+        *,
+        column_map: dict[str, str] | None = None,
+        mode: str = "append",
+        date_format: str | list[str] | None = None,
+        constants: dict[str, Any] | None = None,
+        unknown_customers: str = "reject",
+        encoding: str | None = None,
+        source_name: str | None = None,
+    ) -> LoadReport:
+        """Validate, cleanse and load rows into a canonical table.
+
+        Parameters
+        ----------
+        table : {'customers', 'transactions', 'tickets', 'survey_responses'}
+        source : path, glob, list of paths, or DataFrame
+            CSV (any delimiter DuckDB can sniff, optionally gzipped) or Parquet.
+        column_map : dict, optional
+            ``{source column: canonical column}``. Headers are also matched
+            after normalisation ('Customer ID' -> customer_id).
+        mode : {'append', 'upsert'}
+            ``append`` never changes an existing row: a key that exists with other
+            values is a duplicate kept in the quarantine with its reason.
+            ``upsert`` updates it (only the columns the source has).
+        date_format : str or list of str, optional
+            strptime formats tried after ISO 8601, e.g. ``'%d/%m/%Y'``.
+        constants : dict, optional
+            Values for columns the source does not have, e.g.
+            ``{'scale_min': 0, 'scale_max': 10}``.
+        unknown_customers : {'reject', 'create'}
+            Rows for customers not in ``customers`` are quarantined (default),
+            or a bare customer record is created for them.
+        encoding : str, optional
+            'utf-8' (default), 'utf-16' or 'latin-1'.
+        source_name : str, optional
+            Name recorded for a DataFrame source (default ``'<DataFrame>'``).
+
+        Returns
+        -------
+        LoadReport
+            ``rows_read = rows_loaded + rows_rejected + rows_duplicate``.
+
+        Raises
+        ------
+        SourceError
+            The file is missing, empty, binary, not UTF-8 or not a CSV/Parquet file.
+        MissingColumnsError
+            Required columns are missing (nothing is loaded).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> store = Store(":memory:")
+        >>> _ = store.load("customers", pd.DataFrame({"customer_id": ["C1"]}))
+        >>> tx = pd.DataFrame({"transaction_id": ["T1", "T2", "T3"],
+        ...                    "customer_id": ["C1", "C1", "C9"],
+        ...                    "transaction_date": ["2024-01-05", "2024-13-01", "2024-02-01"],
+        ...                    "amount": ["19.90", "5", "7"]})
+        >>> store.load("transactions", tx)
+        LoadReport(transactions <- <DataFrame>, mode=append)
+          read 3 = loaded 1 + rejected 2 + duplicate 0
+          reasons: bad_date 1, unknown_customer 1  (see store.rejects('transactions'))
+          ...
+        >>> store.rejects("transactions")[["source_row", "reason_code"]].to_records(index=False).tolist()
+        [(1, 'bad_date'), (2, 'unknown_customer')]
+        """
+        spec = get_table(table)
+        sources = resolve_sources(source, name=source_name, encoding=encoding)
+        loader = Loader(
+            self.con, spec, mode=mode, date_format=date_format, constants=constants,
+            unknown_customers=unknown_customers, encoding=encoding,
+        )
+        with self.transaction():
+            report = loader.run(sources, column_map)
+        log.info("loaded %s: %s", table, report)
+        return report
+
+    def retry_rejects(self, table: str, *, date_format: str | list[str] | None = None) -> LoadReport:
+        """Re-validate the quarantined rows of ``table`` and load those that now pass.
+
+        Typical use: transactions were rejected as ``unknown_customer``; after the
+        missing customers are loaded, a retry loads them. Rows that still fail stay
+        in the quarantine with their current reason. Lines that could not be parsed
+        at all (``malformed_row``, ``bad_encoding``) are not retried.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> store = Store(":memory:")
+        >>> tx = pd.DataFrame({"transaction_id": ["T1"], "customer_id": ["C1"],
+        ...                    "transaction_date": ["2024-01-05"], "amount": [10.0]})
+        >>> store.load("transactions", tx).rows_rejected
+        1
+        >>> _ = store.load("customers", pd.DataFrame({"customer_id": ["C1"]}))
+        >>> store.retry_rejects("transactions").rows_loaded
+        1
+        >>> len(store.rejects("transactions"))
+        0
+        """
+        spec = get_table(table)
+        loader = Loader(self.con, spec, mode="append", date_format=date_format)
+        with self.transaction():
+            report = loader.run(None, None, from_quarantine=True)
+        return report
+
+    # -- reading ---------------------------------------------------------------------------
+    def sql(self, query: str, params: dict[str, Any] | list | None = None) -> pd.DataFrame:
+        """Run a query with bound parameters and return a DataFrame.
+
+        Parameters are bound, never formatted into the text: use ``$name`` with a
+        dict or ``?`` with a list.
+
+        Examples
+        --------
+        >>> Store(":memory:").sql("SELECT $x + 1 AS y", {"x": 41})
+            y
+        0  42
+        """
+        with self.connection() as con:
+            return con.execute(query, params if params is not None else []).df()
+
+    def execute(self, query: str, params: dict[str, Any] | list | None = None) -> None:
+        """Run a statement for its effect (write stores only)."""
+        self.con.execute(query, params if params is not None else [])
+
+    def tables(self) -> list[str]:
+        """Names of the tables in the store (canonical, system and result tables)."""
+        with self.connection() as con:
+            rows = con.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'main' ORDER BY table_name"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def has_table(self, name: str) -> bool:
+        """True if the store has a table or view called ``name``."""
+        return name in self.tables()
+
+    def table(self, name: str, *, limit: int | None = None) -> pd.DataFrame:
+        """Return a whole table (or its first ``limit`` rows) as a DataFrame.
+
+        Examples
+        --------
+        >>> Store(":memory:").table("customers").columns[:3].tolist()
+        ['customer_id', 'name', 'email']
+        """
+        if name not in self.tables():
+            raise InputError(
+                f"no table {name!r} in {self.path}; tables: {', '.join(self.tables())}"
+            )
+        query = f"SELECT * FROM {q(name)}"  # noqa: S608 - name checked against the catalog
+        if limit is not None:
+            return self.sql(query + " LIMIT ?", [int(limit)])
+        return self.sql(query)
+
+    def rejects(self, table: str | None = None, *, kind: str | None = None) -> pd.DataFrame:
+        """Quarantined rows with their reason, source file and source row.
+
+        ``source_row`` is the line number in a CSV file (the header is line 1, as a
+        spreadsheet shows it) and the 0-based position in a Parquet file or
+        DataFrame. ``raw`` holds the values as read (JSON). ``kind`` is
+        ``'rejected'`` (failed a check) or ``'duplicate'`` (key already present or
+        repeated with other values).
+        """
+        if table is not None:
+            get_table(table)
+        return self.sql(
+            """
+            SELECT table_name, kind, reason_code, reason, source, source_row, record_key, raw,
+                   load_id, rejected_at
+            FROM quarantine
+            WHERE ($table IS NULL OR table_name = $table) AND ($kind IS NULL OR kind = $kind)
+            ORDER BY table_name, source, source_row
+            """,
+            {"table": table, "kind": kind},
+        )
+
+    def loads(self) -> pd.DataFrame:
+        """History of loads, newest first."""
+        return self.sql("SELECT * FROM loads ORDER BY loaded_at DESC")
+
+    def summary(self) -> pd.DataFrame:
+        """Row counts, date ranges and quarantine counts per canonical table.
+
+        Examples
+        --------
+        >>> Store(":memory:").summary()[["table", "rows", "rejected"]]
+                      table  rows  rejected
+        0         customers     0         0
+        1      transactions     0         0
+        2           tickets     0         0
+        3  survey_responses     0         0
+        """
+        rows = []
+        rej = self.sql(
+            "SELECT table_name, kind, count(*) AS n FROM quarantine GROUP BY ALL"
+        )
+        for name in DATE_COLUMNS:
+            got = self.sql(
+                f"SELECT count(*) AS n, min({q(DATE_COLUMNS[name])}) AS first, "  # noqa: S608
+                f"max({q(DATE_COLUMNS[name])}) AS last FROM {q(name)}"
+            ).iloc[0]
+            r = rej[rej["table_name"] == name]
+            rows.append({
+                "table": name,
+                "rows": int(got["n"]),
+                "first": got["first"],
+                "last": got["last"],
+                "rejected": int(r.loc[r["kind"] == "rejected", "n"].sum()),
+                "conflicts": int(r.loc[r["kind"] == "duplicate", "n"].sum()),
+            })
+        return pd.DataFrame(rows)
