@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from crm_analytics.errors import CRMError, InputError
 from crm_analytics.loading import LoadReport
+from crm_analytics.pipeline import latest_scores, run_batch, run_results, runs
 from crm_analytics.store import Store
 
 __version__ = "0.1.0"
 
-__all__ = ["CRMError", "InputError", "LoadReport", "Store", "__version__"]
+__all__ = [
+    "CRMError", "InputError", "LoadReport", "Store", "__version__", "latest_scores",
+    "run_batch", "run_results", "runs",
+]

@@ -54,6 +54,15 @@ SYSTEM_DDL = (
         rows_duplicate BIGINT, rows_updated BIGINT, seconds DOUBLE)
     """,
     "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR, value VARCHAR)",
+    # Results of scoring runs (see crm_analytics.pipeline).
+    """
+    CREATE TABLE IF NOT EXISTS runs (
+        run_id VARCHAR, as_of DATE, status VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
+        config VARCHAR, versions VARCHAR, input_rows VARCHAR, metrics VARCHAR,
+        step_seconds VARCHAR, customers BIGINT, message VARCHAR)
+    """,
+    "CREATE TABLE IF NOT EXISTS run_results (run_id VARCHAR, name VARCHAR, payload VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS customer_scores (run_id VARCHAR, customer_id VARCHAR)",
 )
 
 DATE_COLUMNS = {
@@ -155,6 +164,24 @@ class Store:
         finally:
             con.close()
 
+    @contextmanager
+    def session(self) -> Iterator[Store]:
+        """Keep one connection open for a block of queries (read-only stores).
+
+        A read-only store normally opens the file per query; a batch of queries
+        (a scoring run) holds one read-only connection instead. Other readers are
+        not blocked by it; a writer in another process waits until the block ends.
+        """
+        if self._con is not None:
+            yield self
+            return
+        self._con = self._connect()
+        try:
+            yield self
+        finally:
+            self._con.close()
+            self._con = None
+
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         """The open read-write connection (internal; modules should use :meth:`sql`)."""
@@ -203,10 +230,15 @@ class Store:
         con.execute("CREATE OR REPLACE TEMP TABLE _crm_regions (alpha2 VARCHAR, region VARCHAR)")
         con.executemany("INSERT INTO _crm_regions VALUES (?, ?)", sorted(country_regions().items()))
 
+    def _writable(self) -> duckdb.DuckDBPyConnection:
+        if self.read_only:
+            raise InputError(f"{self.path} is open read-only; open Store(path) to write")
+        return self.con
+
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Run a block atomically: everything or nothing is written."""
-        con = self.con
+        con = self._writable()
         con.execute("BEGIN")
         try:
             yield con
@@ -288,12 +320,13 @@ class Store:
         spec = get_table(table)
         sources = resolve_sources(source, name=source_name, encoding=encoding)
         loader = Loader(
-            self.con, spec, mode=mode, date_format=date_format, constants=constants,
+            self._writable(), spec, mode=mode, date_format=date_format, constants=constants,
             unknown_customers=unknown_customers, encoding=encoding,
         )
         with self.transaction():
             report = loader.run(sources, column_map)
-        log.info("loaded %s: %s", table, report)
+        log.info("loaded %s: read %d = loaded %d + rejected %d + duplicate %d", table,
+                 report.rows_read, report.rows_loaded, report.rows_rejected, report.rows_duplicate)
         return report
 
     def retry_rejects(self, table: str, *, date_format: str | list[str] | None = None) -> LoadReport:
@@ -319,7 +352,7 @@ class Store:
         0
         """
         spec = get_table(table)
-        loader = Loader(self.con, spec, mode="append", date_format=date_format)
+        loader = Loader(self._writable(), spec, mode="append", date_format=date_format)
         with self.transaction():
             report = loader.run(None, None, from_quarantine=True)
         return report
@@ -342,7 +375,7 @@ class Store:
 
     def execute(self, query: str, params: dict[str, Any] | list | None = None) -> None:
         """Run a statement for its effect (write stores only)."""
-        self.con.execute(query, params if params is not None else [])
+        self._writable().execute(query, params if params is not None else [])
 
     def tables(self) -> list[str]:
         """Names of the tables in the store (canonical, system and result tables)."""

@@ -1,0 +1,382 @@
+"""``crm-analytics`` — the command line. Each command is thin: it parses arguments
+and calls the same function a notebook would call.
+
+Exit codes: 0 ok; 1 the run (or command) failed after it started; 2 usage or
+input error (bad option, bad file, bad config) — always one line on stderr,
+never a traceback (``--verbose`` adds it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crm_analytics.errors import CRMError, InputError, RunError, StoreBusyError
+
+log = logging.getLogger("crm_analytics.cli")
+
+TABLE_NAMES = ("customers", "transactions", "tickets", "survey_responses")
+
+
+class UsageError(InputError):
+    """A command-line argument is wrong."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _db_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=None, metavar="PATH",
+                   help="store file (default: $CRM_ANALYTICS_DB or ./crm.duckdb)")
+
+
+def _verbosity(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    g.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``crm-analytics`` (all subcommands)."""
+    parser = _Parser(
+        prog="crm-analytics",
+        description="Customer analytics on a DuckDB store: load, score, publish, export.",
+        epilog="Every command that touches a store takes --db PATH; exit codes: 0 ok, "
+               "1 failed, 2 usage or input error.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("init", help="create an empty store with the canonical tables")
+    _db_arg(p)
+    _verbosity(p)
+
+    p = sub.add_parser("load", help="validate and load a CSV/Parquet file (or glob) into a table")
+    p.add_argument("table", choices=TABLE_NAMES)
+    p.add_argument("path", help="file, glob ('exports/*.csv') or Parquet file")
+    _db_arg(p)
+    p.add_argument("--map", action="append", default=[], metavar="SOURCE=CANONICAL",
+                   help="rename a source column, e.g. --map 'Cust No=customer_id' (repeatable)")
+    p.add_argument("--const", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="value for a column the file lacks, e.g. --const scale_max=10 (repeatable)")
+    p.add_argument("--mode", choices=("append", "upsert"), default="append",
+                   help="upsert updates keys that exist with other values (default: append)")
+    p.add_argument("--date-format", action="append", default=None, metavar="FMT",
+                   help="strptime format tried after ISO dates, e.g. '%%d/%%m/%%Y' (repeatable)")
+    p.add_argument("--encoding", default=None, help="utf-8 (default), utf-16 or latin-1")
+    p.add_argument("--create-customers", action="store_true",
+                   help="create bare customers for unknown customer_ids instead of rejecting rows")
+    p.add_argument("--max-reject-share", type=float, default=None, metavar="SHARE",
+                   help="exit 1 if more than this share of rows is rejected (e.g. 0.05)")
+    _verbosity(p)
+
+    p = sub.add_parser("status", help="row counts, date ranges, rejects and the latest run")
+    _db_arg(p)
+    _verbosity(p)
+
+    p = sub.add_parser("rejects", help="list quarantined rows with their reasons")
+    _db_arg(p)
+    p.add_argument("--table", choices=TABLE_NAMES, default=None)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--retry", action="store_true",
+                   help="re-validate the table's rejects and load those that now pass")
+    _verbosity(p)
+
+    p = sub.add_parser("score", help="run the scoring job: CLV, churn, segments, satisfaction")
+    _db_arg(p)
+    p.add_argument("--as-of", default=None, metavar="DATE", help="score as of this date (inclusive)")
+    p.add_argument("--config", default=os.environ.get("CRM_ANALYTICS_CONFIG"), metavar="FILE",
+                   help="TOML config (default: $CRM_ANALYTICS_CONFIG)")
+    p.add_argument("--retrain", action="store_true", default=None, help="refit the churn model")
+    p.add_argument("--dashboard-dir", default=None, metavar="DIR",
+                   help="publish dashboards there after the run")
+    _verbosity(p)
+
+    p = sub.add_parser("train", help="refit and save the churn model without writing a run")
+    _db_arg(p)
+    p.add_argument("--as-of", default=None, metavar="DATE")
+    p.add_argument("--config", default=os.environ.get("CRM_ANALYTICS_CONFIG"), metavar="FILE")
+    _verbosity(p)
+
+    p = sub.add_parser("runs", help="list scoring runs, newest first")
+    _db_arg(p)
+    p.add_argument("--limit", type=int, default=20)
+    _verbosity(p)
+
+    p = sub.add_parser("dashboard", help="write the offline HTML dashboards of a run")
+    _db_arg(p)
+    p.add_argument("--run", default="latest", help="run id (default: latest)")
+    p.add_argument("--out", required=True, metavar="DIR")
+    _verbosity(p)
+
+    p = sub.add_parser("export", help="export segments for a campaign (consent, dedupe, manifest)")
+    _db_arg(p)
+    p.add_argument("--segment", action="append", required=True, metavar="NAME",
+                   help="segment name; repeat for several (priority order: each contact once)")
+    p.add_argument("--out", required=True, metavar="PATH")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument("--campaign", default=None, help="campaign name recorded in the manifest")
+    _verbosity(p)
+
+    p = sub.add_parser("segment", help="define or list custom segments")
+    _db_arg(p)
+    p.add_argument("action", choices=("define", "list"))
+    p.add_argument("name", nargs="?")
+    p.add_argument("rule", nargs="?", help="e.g. \"risk_band = 'high' and clv in top 20%%\"")
+    _verbosity(p)
+
+    p = sub.add_parser("demo", help="generate demo data, load it, score it, publish dashboards")
+    p.add_argument("--dir", default="demo_output", help="folder for the store and outputs")
+    p.add_argument("--customers", type=int, default=5000)
+    p.add_argument("--seed", type=int, default=0)
+    _verbosity(p)
+
+    p = sub.add_parser("example-config", help="print a documented example crm.toml")
+    return parser
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"{flag} {item!r}: expected NAME=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _store(args: argparse.Namespace, *, read_only: bool = False) -> Any:
+    from crm_analytics.store import Store, default_path
+
+    path = args.db or default_path()
+    if read_only:
+        return Store(path, read_only=True)
+    return Store(path)
+
+
+def _print_frame(frame: pd.DataFrame, *, max_rows: int = 60) -> None:
+    with pd.option_context("display.width", 160, "display.max_columns", 30,
+                           "display.max_colwidth", 80):
+        print(frame.to_string(max_rows=max_rows) if len(frame) else "(none)")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        print(f"store ready: {Path(store.path).resolve() if store.path != ':memory:' else store.path}")
+        print("tables: " + ", ".join(t for t in store.tables()))
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        report = store.load(
+            args.table, args.path, column_map={**_pairs(args.map, "--map")} or None,
+            mode=args.mode, date_format=args.date_format, encoding=args.encoding,
+            constants=_pairs(args.const, "--const") or None,
+            unknown_customers="create" if args.create_customers else "reject",
+        )
+    print(report)
+    if args.max_reject_share is not None and report.rows_read:
+        share = report.rows_rejected / report.rows_read
+        if share > args.max_reject_share:
+            print(f"error: {share:.1%} of rows rejected, above --max-reject-share "
+                  f"{args.max_reject_share:.1%}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from crm_analytics.pipeline import runs
+
+    with _store(args, read_only=True) as store:
+        print(f"store: {store.path}")
+        _print_frame(store.summary())
+        recent = runs(store, limit=1)
+    if len(recent):
+        r = recent.iloc[0]
+        print(f"latest run: {r['run_id']} as of {r['as_of']} — {r['status']} at {r['finished_at']}")
+    else:
+        print("no scoring run yet (crm-analytics score)")
+    return 0
+
+
+def cmd_rejects(args: argparse.Namespace) -> int:
+    with _store(args, read_only=not args.retry) as store:
+        if args.retry:
+            if not args.table:
+                raise UsageError("--retry needs --table")
+            print(store.retry_rejects(args.table))
+        rej = store.rejects(args.table)
+    print(f"{len(rej):,} quarantined rows")
+    cols = ["table_name", "kind", "reason_code", "source", "source_row", "reason"]
+    _print_frame(rej[cols].head(args.limit))
+    return 0
+
+
+def _run_config(args: argparse.Namespace) -> Any:
+    from crm_analytics.config import load_config
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "as_of", None):
+        overrides["as_of"] = args.as_of
+    if getattr(args, "retrain", None):
+        overrides["retrain"] = True
+    if getattr(args, "dashboard_dir", None):
+        overrides["dashboard_dir"] = args.dashboard_dir
+    return load_config(args.config, overrides)
+
+
+def _db_path(args: argparse.Namespace) -> str:
+    from crm_analytics.store import default_path
+
+    path = args.db or default_path()
+    if not Path(path).exists():
+        raise InputError(f"{path}: no store here; create one with `crm-analytics init` and load data")
+    return path
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from crm_analytics.pipeline import run_batch
+
+    config = _run_config(args)
+    result = run_batch(_db_path(args), config=config, progress=None if not args.quiet else False)
+    if config.dashboard_dir:
+        _publish(_db_path(args), result.run_id, config.dashboard_dir)
+        result.dashboard_dir = str(Path(config.dashboard_dir).resolve())
+    print(result)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from crm_analytics.pipeline import train_churn_model
+
+    config = _run_config(args)
+    print(train_churn_model(_db_path(args), config=config))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from crm_analytics.pipeline import runs
+
+    frame = runs(_db_path(args), limit=args.limit)
+    _print_frame(frame[["run_id", "as_of", "status", "started_at", "finished_at", "customers",
+                        "message"]])
+    return 0
+
+
+def _publish(db: str, run: str, out: str) -> Path:
+    try:
+        from crm_analytics.dashboards import write_dashboards
+    except ModuleNotFoundError:
+        raise RunError("dashboards are not available in this version") from None
+    return write_dashboards(db, out, run_id=None if run == "latest" else run)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    index = _publish(_db_path(args), args.run, args.out)
+    print(f"dashboards written: {index}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from crm_analytics.exports import export_segment
+    from crm_analytics.store import Store
+
+    with Store(_db_path(args), read_only=True) as store:
+        report = export_segment(store, args.segment if len(args.segment) > 1 else args.segment[0],
+                                args.out, format=args.format, campaign=args.campaign)
+    print(report)
+    return 0
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    from crm_analytics import segmentation
+
+    if args.action == "define":
+        if not args.name or not args.rule:
+            raise UsageError("segment define needs NAME and RULE")
+        with _store(args) as store:
+            segmentation.define_segment(store, args.name, args.rule)
+        print(f"segment {args.name!r} saved")
+        return 0
+    with _store(args, read_only=True) as store:
+        _print_frame(segmentation.list_segments(store))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crm_analytics.demo import run_demo
+
+    run_demo(args.dir, n_customers=args.customers, seed=args.seed)
+    return 0
+
+
+def cmd_example_config(args: argparse.Namespace) -> int:
+    from crm_analytics.config import EXAMPLE_TOML
+
+    print(EXAMPLE_TOML, end="")
+    return 0
+
+
+COMMANDS = {
+    "init": cmd_init, "load": cmd_load, "status": cmd_status, "rejects": cmd_rejects,
+    "score": cmd_score, "train": cmd_train, "runs": cmd_runs, "dashboard": cmd_dashboard,
+    "export": cmd_export, "segment": cmd_segment, "demo": cmd_demo,
+    "example-config": cmd_example_config,
+}
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.INFO
+    if getattr(args, "quiet", False):
+        level = logging.WARNING
+    elif getattr(args, "verbose", False):
+        level = logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("crm_analytics").setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``crm-analytics``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args)
+    verbose = getattr(args, "verbose", False)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if verbose:
+            log.exception("details")
+        return 2
+    except (RunError, StoreBusyError) as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        if verbose:
+            log.exception("details")
+        return 1
+    except CRMError as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # never a bare traceback for a scheduler's log
+        print(f"failed: unexpected {type(exc).__name__}: {exc} (run with --verbose for details)",
+              file=sys.stderr)
+        if verbose:
+            log.exception("details")
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The module steps of a scoring run: CLV, churn, satisfaction, segments.
+
+Each step reads through ``ctx.store``, adds per-customer columns to
+``ctx.scores`` and aggregate tables to ``ctx.results`` (what the dashboards
+show). A module that is not present is skipped with a note; a module that
+fails fails the run (nothing is written but the failure record).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from crm_analytics.pipeline import RunContext, _optional, register_step
+
+log = logging.getLogger(__name__)
+
+
+def _skip(ctx: RunContext, step: str, why: str) -> None:
+    ctx.notes.append(f"{step} skipped: {why}")
+    log.warning("step %s skipped: %s", step, why)
+
+
+@register_step("clv")
+def step_clv(ctx: RunContext) -> None:
+    clv = _optional("crm_analytics.clv")
+    if clv is None:
+        _skip(ctx, "clv", "module crm_analytics.clv not available")
+        return
+    cfg = ctx.config
+    summary = clv.rfm_summary(ctx.store, ctx.as_of, time_unit="W")
+    if len(summary) < 20:
+        _skip(ctx, "clv", f"only {len(summary)} customers with purchases; too few to fit a model")
+        return
+    model = clv.CLVModel(purchase_model=cfg.purchase_model).fit(summary)
+    out = pd.DataFrame(index=summary.index)
+    out["frequency"] = summary["frequency"]
+    out["recency_weeks"] = summary["recency"]
+    out["tenure_weeks"] = summary["T"]
+    out["monetary_value"] = summary["monetary_value"]
+    out["p_alive"] = model.probability_alive(summary)
+    out["expected_purchases"] = model.expected_purchases(summary, horizon_days=cfg.clv_horizon_days)
+    value = model.clv(summary, horizon_days=cfg.clv_horizon_days,
+                      annual_discount_rate=cfg.annual_discount_rate)
+    if isinstance(value, pd.DataFrame):
+        out = out.join(value.drop(columns=[c for c in value.columns if c in out.columns]))
+    else:
+        out["clv"] = value
+    ctx.add_scores(out)
+    ctx.artifacts["clv_model"] = model
+    ctx.artifacts["rfm_summary"] = summary
+    ctx.metrics["clv"] = {
+        "params": {k: float(v) for k, v in dict(model.params_).items()},
+        "notes": list(getattr(model, "fit_notes_", []) or []),
+        "customers": int(len(summary)),
+    }
+    potential = clv.revenue_potential(ctx.store, ctx.as_of, model=model, summary=summary)
+    ctx.add_scores(potential.drop(columns=[c for c in potential.columns if c in ("clv",)], errors="ignore"))
+
+
+@register_step("churn")
+def step_churn(ctx: RunContext) -> None:
+    churn = _optional("crm_analytics.churn")
+    if churn is None:
+        _skip(ctx, "churn", "module crm_analytics.churn not available")
+        return
+    from crm_analytics.modelstore import churn_model_for_run
+
+    model = churn_model_for_run(ctx, churn)
+    if model is None:
+        return
+    scores = model.predict(ctx.store, ctx.as_of)
+    ctx.add_scores(scores)
+    ctx.metrics["churn"] = getattr(model, "metrics_", {}) or {}
+
+
+@register_step("satisfaction")
+def step_satisfaction(ctx: RunContext) -> None:
+    sat = _optional("crm_analytics.satisfaction")
+    if sat is None or not hasattr(sat, "customer_features"):
+        _skip(ctx, "satisfaction", "module crm_analytics.satisfaction not available")
+        return
+    feats = sat.customer_features(ctx.store, ctx.as_of)
+    keep = [c for c in ("latest_nps", "nps_class", "csat_mean_180d", "complaints_365d",
+                        "sla_breaches_365d", "open_tickets") if c in feats.columns]
+    ctx.add_scores(feats[keep])
+    cfg = ctx.config
+    nps = sat.nps(ctx.store, ctx.as_of, period="month", min_n=cfg.min_n)
+    ctx.results["nps_by_month"] = nps
+    ctx.results["nps_overall"] = sat.nps(ctx.store, ctx.as_of, min_n=cfg.min_n)
+    ctx.results["service_by_month"] = sat.service_quality(ctx.store, ctx.as_of, period="month")
+    ctx.results["service_overall"] = sat.service_quality(ctx.store, ctx.as_of, period=None)
+    try:
+        index = sat.fit_index(ctx.store, ctx.as_of, min_n=cfg.min_n)
+    except Exception as exc:  # no ECSI survey, too few respondents: the rest still stands
+        ctx.notes.append(f"satisfaction index not computed: {exc}")
+        return
+    ctx.results["satisfaction_index"] = index.index_.to_frame("index") if isinstance(
+        index.index_, pd.Series) else pd.DataFrame(index.index_)
+    ctx.results["satisfaction_drivers"] = index.drivers()
+    ctx.results["satisfaction_paths"] = index.path_coefficients_
+
+
+@register_step("segments")
+def step_segments(ctx: RunContext) -> None:
+    seg = _optional("crm_analytics.segmentation")
+    if seg is None:
+        _skip(ctx, "segments", "module crm_analytics.segmentation not available")
+        return
+    from crm_analytics.features import SizeThresholds
+
+    attrs = ctx.artifacts.get("attributes")
+    thresholds = SizeThresholds(ctx.config.large_employees, ctx.config.large_revenue)
+    if attrs is not None:
+        ctx.add_scores(seg.size_segments(attrs, thresholds).to_frame("size_segment"))
+    ctx.add_scores(seg.rfm_segments(ctx.store, ctx.as_of))
+    feats = seg.needs_features(ctx.store, ctx.as_of)
+    if len(feats) >= 50:
+        n = ctx.config.needs_segments
+        previous = seg.load_profiles(ctx.store) if hasattr(seg, "load_profiles") else None
+        segmenter = seg.NeedsSegmenter(
+            n_segments="auto" if n == "auto" else int(n), random_state=ctx.config.seed,
+        ).fit(feats, previous=previous)
+        labels = pd.DataFrame({"needs_segment": segmenter.labels_}, index=feats.index)
+        labels["needs_segment_name"] = labels["needs_segment"].map(segmenter.names_)
+        ctx.add_scores(labels)
+        if hasattr(seg, "save_profiles"):
+            ctx.on_commit.append(lambda w: seg.save_profiles(w, segmenter, run_id=ctx.run_id))
+    else:
+        ctx.notes.append(f"needs segments skipped: only {len(feats)} customers with purchases")
+    ctx.add_scores(seg.value_tiers(ctx.scores).to_frame("value_tier"))
+    for by in ("size_segment", "needs_segment_name", "rfm_segment", "value_tier"):
+        if by in ctx.scores.columns:
+            ctx.results[f"profile_{by}"] = seg.profile(ctx.scores, by=by)
