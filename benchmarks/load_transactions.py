@@ -59,9 +59,10 @@ def generate(rows: int, customers: int) -> tuple[Path, Path]:
                           ELSE CAST(round((hash(i * 13) % 50000) / 100.0 - 10, 2) AS VARCHAR)
                      END AS amount,
                      CAST(1 + hash(i * 17) % 5 AS VARCHAR) AS quantity,
-                     ['Hardware', 'Software', 'Services', 'Supplies', 'Cloud'][CAST(1 + hash(i * 19) % 5 AS BIGINT)]
-                         AS product_category,
-                     ['online', 'field_sales', 'partner', 'phone'][CAST(1 + hash(i * 23) % 4 AS BIGINT)] AS channel
+                     ['Hardware', 'Software', 'Services', 'Supplies', 'Cloud']
+                         [CAST(1 + hash(i * 19) % 5 AS BIGINT)] AS product_category,
+                     ['online', 'field_sales', 'partner', 'phone']
+                         [CAST(1 + hash(i * 23) % 4 AS BIGINT)] AS channel
               FROM range({rows}) t(i)
             ) TO '{tx}' (HEADER)
             """
