@@ -131,6 +131,53 @@ def step_attributes(ctx: RunContext) -> None:
     ctx.scores = attrs[keep].copy()
     ctx.scores.index.name = "customer_id"
     ctx.artifacts["attributes"] = attrs
+    end = pd.Timestamp(as_of_params(ctx.as_of)["cutoff"])
+    revenue = ctx.store.sql(load_query("sql/customer_revenue.sql"),
+                            {"cutoff": end, "start": end - pd.Timedelta(days=365)})
+    revenue = revenue.set_index("customer_id")
+    ctx.add_scores(revenue)
+    ctx.scores[["revenue_365d", "transactions_365d"]] = (
+        ctx.scores[["revenue_365d", "transactions_365d"]].fillna(0)
+    )
+    ctx.results["revenue_by_month"] = ctx.store.sql(
+        load_query("sql/revenue_by_month.sql"), {"cutoff": end, "start": end - pd.DateOffset(months=24)}
+    )
+
+
+def _first(frame: pd.DataFrame | None, column: str) -> float:
+    if frame is None or column not in getattr(frame, "columns", ()) or frame.empty:
+        return float("nan")
+    value = pd.to_numeric(frame[column], errors="coerce").iloc[0]
+    return float(value)
+
+
+def summarise(ctx: RunContext) -> pd.DataFrame:
+    """The run's headline figures (one row), as the overview dashboard shows them."""
+    s = ctx.scores
+    col = lambda name: s[name] if name in s.columns else pd.Series(dtype="float64")  # noqa: E731
+    nps = ctx.results.get("nps_overall")
+    service = ctx.results.get("service_overall")
+    index = ctx.results.get("satisfaction_index")
+    row = {
+        "as_of": pd.Timestamp(ctx.as_of),
+        "customers": int(len(s)),
+        "active_customers": int((col("transactions_365d") > 0).sum()),
+        "revenue_365d": float(col("revenue_365d").sum()),
+        "total_clv": float(col("clv").sum()) if "clv" in s.columns else float("nan"),
+        "revenue_at_risk": float(col("revenue_at_risk").sum()) if "revenue_at_risk" in s.columns
+        else float("nan"),
+        "high_risk_customers": int((col("risk_band") == "high").sum()),
+        "nps": _first(nps, "nps"),
+        "nps_ci_lower": _first(nps, "ci_lower"),
+        "nps_ci_upper": _first(nps, "ci_upper"),
+        "nps_n": _first(nps, "n"),
+        "satisfaction_index": float("nan"),
+        "sla_compliance": _first(service, "sla_compliance"),
+    }
+    if index is not None and not index.empty:
+        target = "satisfaction" if "satisfaction" in index.index else index.index[0]
+        row["satisfaction_index"] = float(pd.to_numeric(index.iloc[:, 0], errors="coerce").get(target))
+    return pd.DataFrame([row])
 
 
 STEPS: dict[str, Callable[[RunContext], None]] = {
@@ -388,6 +435,7 @@ def run_batch(
                 if bar is not None:
                     bar.set_postfix_str(name)
                     bar.update(1)
+            ctx.results["overview"] = summarise(ctx)
         except (KeyboardInterrupt, SystemExit):
             raise
         except InputError:
