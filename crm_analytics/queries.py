@@ -8,11 +8,11 @@ parameters, never formatted with user input.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_query(name: str) -> str:
     """Return the text of ``crm_analytics/<name>`` (e.g. ``'clv/sql/rfm_summary.sql'``).
 
