@@ -1,0 +1,198 @@
+"""The scoring run: atomic, deterministic, readable while it runs, operable from cron."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import crm_analytics as crm
+from crm_analytics import pipeline, synthetic
+from crm_analytics.cli import main
+from crm_analytics.config import load_config
+from crm_analytics.errors import InputError, RunError
+from crm_analytics.store import Store
+
+FAST = {"steps": ["inputs", "attributes"]}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic.generate(n_customers=1200, seed=11)
+
+
+@pytest.fixture
+def db(tmp_path, data) -> Path:
+    path = tmp_path / "crm.duckdb"
+    with Store(path) as store:
+        for name, frame in data.tables().items():
+            store.load(name, frame)
+    return path
+
+
+def test_run_writes_one_run_with_scores_and_metadata(db):
+    result = crm.run_batch(db, config=FAST)
+    assert result.status == "succeeded" and result.customers == 1200
+    runs = crm.runs(db)
+    assert runs["run_id"].tolist() == [result.run_id]
+    row = runs.iloc[0]
+    assert row["status"] == "succeeded" and row["customers"] == 1200
+    assert set(json.loads(row["step_seconds"])) == {"inputs", "attributes"}
+    with Store(db, read_only=True) as s:
+        meta = s.sql("SELECT * FROM runs").iloc[0]
+    versions = json.loads(meta["versions"])
+    assert versions["crm_analytics"] == crm.__version__ and "duckdb" in versions
+    assert json.loads(meta["input_rows"])["customers"] == 1200
+    assert json.loads(meta["config"])["churn_horizon_days"] == 90
+    scores = crm.latest_scores(db)
+    assert len(scores) == 1200 and scores.index.is_unique
+    # revenue per customer equals the transaction log as of the run date
+    tx = pd.DataFrame(synthetic.generate(n_customers=1200, seed=11).transactions)
+    end = pd.Timestamp(result.as_of) + pd.Timedelta(days=1)
+    last_year = tx[(tx["transaction_date"] < end) & (tx["transaction_date"] >= end - pd.Timedelta(days=365))]
+    expected = last_year.groupby("customer_id")["amount"].sum()
+    got = scores["revenue_365d"]
+    pd.testing.assert_series_equal(got.loc[expected.index], expected, check_names=False, rtol=1e-9)
+    assert (got.drop(expected.index) == 0).all()
+
+
+def test_as_of_defaults_to_last_transaction_and_excludes_later_data(db, data):
+    last = data.transactions["transaction_date"].max()
+    result = crm.run_batch(db, config=FAST)
+    assert result.as_of == last.date()
+    early = crm.run_batch(db, as_of="2024-06-30", config=FAST)
+    with Store(db, read_only=True) as s:
+        rows = json.loads(s.sql("SELECT input_rows FROM runs WHERE run_id = ?", [early.run_id]).iloc[0, 0])
+    tx = data.transactions
+    assert rows["transactions"] == int((tx["transaction_date"] < pd.Timestamp("2024-07-01")).sum())
+    created = data.customers["created_at"]
+    assert early.customers == int((created < pd.Timestamp("2024-07-01")).sum())
+
+
+def test_two_runs_on_the_same_input_give_identical_scores(db):
+    first = crm.run_batch(db, config=FAST)
+    second = crm.run_batch(db, config=FAST)
+    a = crm.latest_scores(db, run_id=first.run_id)
+    b = crm.latest_scores(db, run_id=second.run_id)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_failed_step_records_failure_and_keeps_previous_latest(db, monkeypatch):
+    good = crm.run_batch(db, config=FAST)
+
+    def broken(ctx):
+        raise ZeroDivisionError("model blew up")
+
+    monkeypatch.setitem(pipeline.STEPS, "attributes", broken)
+    with pytest.raises(RunError, match="ZeroDivisionError: model blew up"):
+        crm.run_batch(db, config=FAST)
+    runs = crm.runs(db)
+    assert runs["status"].tolist() == ["failed", "succeeded"]
+    assert "model blew up" in runs["message"].iloc[0]
+    assert pipeline.latest_run_id(Store(db, read_only=True)) == good.run_id
+    assert len(crm.latest_scores(db)) == 1200
+
+
+def test_cli_exit_code_1_on_failed_run(db, monkeypatch, capsys):
+    monkeypatch.setitem(pipeline.STEPS, "attributes", lambda ctx: 1 / 0)
+    monkeypatch.setenv("CRM_ANALYTICS_STEPS", "inputs,attributes")
+    assert main(["score", "--db", str(db), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("failed: run ") and "ZeroDivisionError" in err and "Traceback" not in err
+
+
+def test_old_runs_are_pruned(db):
+    ids = [crm.run_batch(db, config={**FAST, "keep_runs": 2}).run_id for _ in range(3)]
+    with Store(db, read_only=True) as s:
+        kept = s.sql("SELECT DISTINCT run_id FROM customer_scores ORDER BY 1")["run_id"].tolist()
+    assert kept == sorted(ids[1:])
+
+
+def test_config_precedence_file_env_override(tmp_path):
+    cfg = tmp_path / "crm.toml"
+    cfg.write_text('churn_horizon_days = 60\nclv_horizon_days = 180\nsteps = ["inputs"]\n')
+    env = {"CRM_ANALYTICS_CLV_HORIZON_DAYS": "730"}
+    c = load_config(cfg, {"purchase_model": "pareto_nbd"}, environ=env)
+    assert (c.churn_horizon_days, c.clv_horizon_days, c.purchase_model, c.steps) == (
+        60, 730, "pareto_nbd", ["inputs"])
+    with pytest.raises(InputError, match="purchase_model must be one of"):
+        load_config(overrides={"purchase_model": "magic"}, environ={})
+
+
+def test_latest_scores_without_runs_is_a_clear_error(tmp_path):
+    path = tmp_path / "empty.duckdb"
+    Store(path).close()
+    with pytest.raises(InputError, match="no successful scoring run"):
+        crm.latest_scores(path)
+
+
+READER = textwrap.dedent("""
+    import sys, time, json
+    import crm_analytics as crm
+    from crm_analytics.store import Store
+    path, stop_file, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    seen, errors, polls = set(), [], 0
+    store = Store(path, read_only=True, busy_timeout=600)
+    import os
+    while not os.path.exists(stop_file):
+        try:
+            s = crm.latest_scores(store)
+            seen.add(len(s))
+            polls += 1
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+        time.sleep(0.05)
+    json.dump({"polls": polls, "errors": errors, "sizes": sorted(seen)}, open(out, "w"))
+""")
+
+
+@pytest.mark.slow
+def test_reader_polling_through_a_whole_run_sees_no_error(db, tmp_path):
+    crm.run_batch(db)  # a first full run: the reader always has a latest run
+    stop, out = tmp_path / "stop", tmp_path / "reader.json"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop), str(out)])
+    try:
+        time.sleep(1.0)
+        proc = subprocess.run([sys.executable, "-m", "crm_analytics.cli", "score", "--db", str(db),
+                               "--retrain", "--quiet"], capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr
+        time.sleep(1.0)
+    finally:
+        stop.touch()
+        reader.wait(timeout=120)
+    report = json.loads(out.read_text())
+    assert report["errors"] == []
+    assert report["polls"] > 10
+    assert report["sizes"] == [1200]
+
+
+@pytest.mark.slow
+def test_kill_minus_9_midway_leaves_previous_run_latest(db):
+    first = crm.run_batch(db)
+    before = crm.latest_scores(db)
+    # Kill at several moments: during computing and (likely) during the final write.
+    for delay in (1.0, 3.0, 6.0):
+        proc = subprocess.Popen([sys.executable, "-m", "crm_analytics.cli", "score", "--db", str(db),
+                                 "--retrain", "--quiet"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with Store(db, read_only=True) as s:
+            latest = pipeline.latest_run_id(s)
+        if latest == first.run_id:
+            pd.testing.assert_frame_equal(crm.latest_scores(db), before)
+        else:  # the run finished before the kill: then it is complete
+            assert len(crm.latest_scores(db)) == len(before)
+    after = crm.run_batch(db)
+    assert after.status == "succeeded"
+    assert pipeline.latest_run_id(Store(db, read_only=True)) == after.run_id
