@@ -149,7 +149,12 @@ class Store:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 2.0)
         con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
+        try:
+            # Progress goes to our log, not DuckDB's bar; in Jupyter without ipywidgets
+            # DuckDB refuses to change the setting at all, which is harmless.
+            con.execute("SET enable_progress_bar = false")
+        except duckdb.Error:
+            pass
         return con
 
     @contextmanager
