@@ -73,7 +73,8 @@ again"""),
 ranges and quarantine counts per table."""),
     ("code", """store.summary()"""),
     ("code", """store.sql(
-    "SELECT country, region, count(*) AS customers FROM customers GROUP BY ALL ORDER BY customers DESC LIMIT 5"
+    "SELECT country, region, count(*) AS customers FROM customers "
+    "GROUP BY ALL ORDER BY customers DESC LIMIT 5"
 )"""),
     ("code", """store.close()"""),
 ])
