@@ -129,9 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("segment", help="define or list custom segments")
     _db_arg(p)
-    p.add_argument("action", choices=("define", "list"))
+    p.add_argument("action", choices=("define", "list", "delete", "members"))
     p.add_argument("name", nargs="?")
     p.add_argument("rule", nargs="?", help="e.g. \"risk_band = 'high' and clv in top 20%%\"")
+    p.add_argument("--description", default="")
     _verbosity(p)
 
     p = sub.add_parser("demo", help="generate demo data, load it, score it, publish dashboards")
@@ -301,15 +302,25 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_segment(args: argparse.Namespace) -> int:
     from crm_analytics import segmentation
 
+    if args.action in ("define", "delete", "members") and not args.name:
+        raise UsageError(f"segment {args.action} needs NAME")
     if args.action == "define":
-        if not args.name or not args.rule:
+        if not args.rule:
             raise UsageError("segment define needs NAME and RULE")
         with _store(args) as store:
-            segmentation.define_segment(store, args.name, args.rule)
+            segmentation.define_segment(store, args.name, args.rule, description=args.description)
         print(f"segment {args.name!r} saved")
-        return 0
-    with _store(args, read_only=True) as store:
-        _print_frame(segmentation.list_segments(store))
+    elif args.action == "delete":
+        with _store(args) as store:
+            segmentation.delete_segment(store, args.name)
+        print(f"segment {args.name!r} deleted")
+    elif args.action == "members":
+        with _store(args, read_only=True) as store:
+            members = segmentation.segment_members(store, args.name)
+        print("\n".join(map(str, members)))
+    else:
+        with _store(args, read_only=True) as store:
+            _print_frame(segmentation.list_segments(store))
     return 0
 
 

@@ -540,13 +540,17 @@ def latest_scores(store: Store | str | os.PathLike, *, run_id: str | None = None
         with s.session():
             rid = run_id or latest_run_id(s, as_of)
             frame = s.sql("SELECT * FROM customer_scores WHERE run_id = ? ORDER BY customer_id", [rid])
+            meta = s.sql("SELECT as_of FROM runs WHERE run_id = ?", [rid])
+            as_of_of_run = meta["as_of"].iloc[0] if len(meta) else None
     finally:
         if own:
             s.close()
     if frame.empty:
         raise InputError(f"run {rid} has no customer scores (pruned or unknown run id)")
-    frame = frame.drop(columns=["run_id"]).set_index("customer_id")
-    return frame.dropna(axis=1, how="all")
+    frame = frame.drop(columns=["run_id"]).set_index("customer_id").dropna(axis=1, how="all")
+    frame.attrs["run_id"] = rid
+    frame.attrs["as_of"] = str(as_of_of_run)
+    return frame
 
 
 def run_results(store: Store | str | os.PathLike, run_id: str | None = None) -> dict[str, pd.DataFrame]:

@@ -132,4 +132,4 @@ def step_segments(ctx: RunContext) -> None:
     ctx.add_scores(seg.value_tiers(ctx.scores).to_frame("value_tier"))
     for by in ("size_segment", "needs_segment_name", "rfm_segment", "value_tier"):
         if by in ctx.scores.columns:
-            ctx.results[f"profile_{by}"] = seg.profile(ctx.scores, by=by)
+            ctx.results[f"profile_{by}"] = seg.profile(ctx.scores, by=by, needs_features=feats)

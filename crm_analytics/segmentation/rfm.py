@@ -1,0 +1,173 @@
+"""RFM scoring (recency, frequency, monetary) with the standard named cells.
+
+Scoring
+-------
+Computed in SQL (``segmentation/sql/rfm.sql``) as of ``as_of`` (inclusive), then
+scored here:
+
+* **recency_days** — days from the last purchase day to ``as_of`` (0 = bought on
+  ``as_of``), over the whole history. A purchase day is a calendar day with a
+  transaction of positive amount.
+* **purchase_days_365d** — number of purchase days in the ``window_days`` (365)
+  days ending on ``as_of``. Several baskets on one day count once, as in the
+  CLV models.
+* **net_spend_365d** — sum of amounts (refunds included) in the same window.
+
+Only customers with at least one purchase on or before ``as_of`` are scored;
+the others get no scores and the segment ``"No purchases"``.
+
+Each score is a quintile of the percent rank among scored customers,
+``percent_rank = (number of customers with a strictly worse value) / (n - 1)``
+(SQL ``PERCENT_RANK``; 0 when n = 1), ``score = min(5, 1 + floor(5 * percent_rank))``,
+so 5 is best. Shorter recency is better; more purchase days and more spend are
+better. Ties share one score — the one of the block's worst position — which
+keeps the scores deterministic and independent of row order; heavily tied data
+(many one-time buyers) can leave some score values unused.
+
+Cells
+-----
+Named on R and FM = ``(F + M + 1) // 2`` (mean of F and M, halves rounded up),
+the common R x F(M) grid:
+
+====  ==================  ==================  ===============  ===============  ===============
+R     FM=1                FM=2                FM=3             FM=4             FM=5
+====  ==================  ==================  ===============  ===============  ===============
+5     New customers       Potential loyalist  Potential loyal. Champions        Champions
+4     Promising           Potential loyalist  Potential loyal. Loyal            Loyal
+3     About to sleep      About to sleep      Need attention   Loyal            Loyal
+2     Hibernating         Hibernating         At risk          At risk          Can't lose
+1     Lost                Hibernating         At risk          At risk          Can't lose
+====  ==================  ==================  ===============  ===============  ===============
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crm_analytics.errors import InputError
+from crm_analytics.queries import load_query
+from crm_analytics.timeutils import as_of_params
+
+__all__ = ["NO_PURCHASES", "RFM_SEGMENTS", "rfm_cell", "rfm_scores", "rfm_segments"]
+
+NO_PURCHASES = "No purchases"
+
+# Rows R = 5..1, columns FM = 1..5 (see the module docstring).
+_GRID: dict[int, tuple[str, str, str, str, str]] = {
+    5: ("New customers", "Potential loyalist", "Potential loyalist", "Champions", "Champions"),
+    4: ("Promising", "Potential loyalist", "Potential loyalist", "Loyal", "Loyal"),
+    3: ("About to sleep", "About to sleep", "Need attention", "Loyal", "Loyal"),
+    2: ("Hibernating", "Hibernating", "At risk", "At risk", "Can't lose"),
+    1: ("Lost", "Hibernating", "At risk", "At risk", "Can't lose"),
+}
+
+#: The named cells, from best to worst.
+RFM_SEGMENTS: tuple[str, ...] = (
+    "Champions", "Loyal", "Potential loyalist", "New customers", "Promising",
+    "Need attention", "About to sleep", "At risk", "Can't lose", "Hibernating", "Lost",
+)
+
+
+def rfm_cell(r_score: int, f_score: int, m_score: int) -> str:
+    """Named RFM cell of one customer (see the grid in the module docstring).
+
+    Examples
+    --------
+    >>> rfm_cell(5, 5, 4), rfm_cell(1, 1, 1), rfm_cell(1, 5, 5)
+    ('Champions', 'Lost', "Can't lose")
+    """
+    for name, value in (("r_score", r_score), ("f_score", f_score), ("m_score", m_score)):
+        if value not in (1, 2, 3, 4, 5):
+            raise InputError(f"rfm_cell: {name} must be an int in 1..5. Got {value!r} instead.")
+    return _GRID[int(r_score)][(int(f_score) + int(m_score) + 1) // 2 - 1]
+
+
+def rfm_scores(values: pd.Series, *, higher_is_better: bool = True) -> pd.Series:
+    """Quintile score 1..5 from the percent rank (ties share the lower score).
+
+    Missing values get no score.
+
+    Examples
+    --------
+    >>> rfm_scores(pd.Series([10, 20, 30, 40, 50])).tolist()
+    [1, 2, 3, 4, 5]
+    >>> rfm_scores(pd.Series([1, 1, 1, 2, 9]), higher_is_better=True).tolist()
+    [1, 1, 1, 4, 5]
+    >>> rfm_scores(pd.Series([0, 30, 400]), higher_is_better=False).tolist()
+    [5, 3, 1]
+    """
+    goodness = values.astype(float) if higher_is_better else -values.astype(float)
+    n = int(goodness.notna().sum())
+    worse = goodness.rank(method="min", ascending=True) - 1.0
+    percent_rank = worse / (n - 1) if n > 1 else worse * 0.0
+    score = np.minimum(5.0, 1.0 + np.floor(5.0 * percent_rank))
+    return pd.Series(score, index=values.index).astype("Int64")
+
+
+def rfm_segments(store: Any, as_of: Any, *, window_days: int = 365) -> pd.DataFrame:
+    """R, F and M scores and the named RFM cell per customer, as of a date.
+
+    Parameters
+    ----------
+    store : Store
+    as_of : date-like
+        Inclusive: transactions on or before this day count.
+    window_days : int, default 365
+        Window of the frequency and monetary measures, ending on ``as_of``.
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` (every customer created on or before ``as_of``);
+        columns ``recency_days``, ``purchase_days_<w>d``, ``net_spend_<w>d``
+        (``w = window_days``), ``r_score``, ``f_score``, ``m_score`` (Int64,
+        1..5, missing for customers without purchases) and ``rfm_segment``.
+
+    Examples
+    --------
+    >>> from crm_analytics import Store
+    >>> store = Store(":memory:")
+    >>> _ = store.load("customers", pd.DataFrame({"customer_id": ["C1", "C2", "C3"]}))
+    >>> _ = store.load("transactions", pd.DataFrame({
+    ...     "transaction_id": ["T1", "T2", "T3"], "customer_id": ["C1", "C1", "C2"],
+    ...     "transaction_date": ["2024-03-01", "2024-03-30", "2023-01-10"], "amount": [50, 70, 20]}))
+    >>> rfm_segments(store, "2024-03-31")[["r_score", "f_score", "m_score", "rfm_segment"]]
+                 r_score  f_score  m_score   rfm_segment
+    customer_id
+    C1                 5        5        5     Champions
+    C2                 1        1        1          Lost
+    C3              <NA>     <NA>     <NA>  No purchases
+    """
+    if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
+        raise InputError(
+            "The 'window_days' parameter of rfm_segments must be an int in the range [1, inf). "
+            f"Got {window_days!r} instead."
+        )
+    params = as_of_params(as_of)
+    params["window_start"] = params["cutoff"] - dt.timedelta(days=window_days)
+    raw = store.sql(load_query("segmentation/sql/rfm.sql"), params).set_index("customer_id")
+    bought = raw["last_purchase_date"].notna()
+    scored = raw[bought]
+    freq_col, spend_col = f"purchase_days_{window_days}d", f"net_spend_{window_days}d"
+    out = pd.DataFrame(index=raw.index)
+    out["recency_days"] = raw["recency_days"].astype("Int64")
+    out[freq_col] = raw["purchase_days_window"].astype("Int64").where(bought)
+    out[spend_col] = raw["net_spend_window"].astype(float).where(bought)
+    for column, source, better in (
+        ("r_score", scored["recency_days"], False),
+        ("f_score", scored["purchase_days_window"], True),
+        ("m_score", scored["net_spend_window"], True),
+    ):
+        out[column] = rfm_scores(source, higher_is_better=better).reindex(raw.index)
+    fm = (out["f_score"] + out["m_score"] + 1) // 2
+    names = np.full(len(out), NO_PURCHASES, dtype=object)
+    for r, row in _GRID.items():
+        for col, name in enumerate(row, start=1):
+            names[((out["r_score"] == r) & (fm == col)).fillna(False).to_numpy(dtype=bool)] = name
+    out["rfm_segment"] = names
+    out.attrs.update({"as_of": str(params["as_of"]), "window_days": window_days})
+    return out
