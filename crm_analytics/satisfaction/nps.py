@@ -75,6 +75,19 @@ def _numeric_column(responses: pd.DataFrame, col: str) -> pd.Series:
     return values.astype(float)
 
 
+def _counts(responses: pd.DataFrame, count_col: str | None) -> pd.Series:
+    """How many answers each row stands for: 1, or the pre-aggregated ``count_col``."""
+    if count_col is None:
+        return pd.Series(1, index=responses.index, dtype="int64")
+    counts = _numeric_column(responses, count_col)
+    bad = counts.isna() | (counts < 0) | (counts != np.round(counts))
+    if bad.any():
+        row = bad.idxmax()
+        raise InputError(f"Column {count_col!r} must hold whole numbers >= 0 (answers per row); "
+                         f"got {responses[count_col][row]!r} in row {row!r}.")
+    return counts.astype("int64")
+
+
 def _check_group_columns(responses: pd.DataFrame, by: list[str]) -> None:
     missing = [c for c in by if c not in responses.columns]
     if missing:
@@ -85,7 +98,7 @@ def _check_group_columns(responses: pd.DataFrame, by: list[str]) -> None:
 def _sum_by(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Column sums per cell; ``dropna=False`` keeps rows whose group label is missing."""
     if not by:
-        return frame.sum().to_frame().T
+        return frame.sum().to_frame().T.astype(frame.dtypes.to_dict())
     return frame.groupby(by, dropna=False, sort=True, observed=True).sum().reset_index()
 
 
@@ -105,6 +118,7 @@ def nps_table(
     score_col: str = "score",
     level: float = 0.95,
     min_n: int = DEFAULT_MIN_N,
+    count_col: str | None = None,
 ) -> pd.DataFrame:
     """Net Promoter Score per cell, with standard error and confidence interval.
 
@@ -120,6 +134,9 @@ def nps_table(
         Confidence level of the normal-approximation interval.
     min_n : int
         Cells with fewer answers are not reportable (estimates NaN, see ``note``).
+    count_col : str, optional
+        Column giving the number of answers each row stands for, when the answers come
+        pre-aggregated (one row per cell and score, as the store queries return them).
 
     Returns
     -------
@@ -149,7 +166,7 @@ def nps_table(
     flags = pd.DataFrame({
         "n": score.notna(), "n_missing": score.isna(),
         "promoter_share": score >= 9, "detractor_share": score <= 6,
-    }).astype(int)
+    }).astype("int64").mul(_counts(responses, count_col), axis=0)
     table = _sum_by(pd.concat([responses[by], flags], axis=1), by)
     n = table["n"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -177,6 +194,7 @@ def nps_change_test(
     score_col: str = "score",
     level: float = 0.95,
     min_n: int = DEFAULT_MIN_N,
+    count_col: str | None = None,
 ) -> pd.DataFrame:
     """Test whether the NPS changed between two periods (independent samples z test).
 
@@ -195,7 +213,7 @@ def nps_change_test(
         The two values of ``period_col`` to compare.
     by : str or list of str, optional
         Further group-by columns; one test per cell.
-    score_col, level, min_n
+    score_col, level, min_n, count_col
         As in :func:`nps_table`; a test is reportable only if both periods are.
 
     Returns
@@ -219,7 +237,7 @@ def nps_change_test(
         raise InputError(f"period_col {period_col!r} must not also be in by={by}.")
     subset = responses[responses[period_col].isin([before, after])]
     cells = nps_table(subset, by=[*by, period_col], score_col=score_col, level=level,
-                      min_n=min_n)
+                      min_n=min_n, count_col=count_col)
     parts = []
     for label, value in (("before", before), ("after", after)):
         part = cells[cells[period_col] == value].drop(columns=period_col)
@@ -287,6 +305,7 @@ def csat_table(
     scale: tuple[float, float] | None = None,
     level: float = 0.95,
     min_n: int = DEFAULT_MIN_N,
+    count_col: str | None = None,
 ) -> pd.DataFrame:
     """Customer satisfaction per cell: top-2-box share and mean, with standard errors.
 
@@ -312,6 +331,8 @@ def csat_table(
         Confidence level of the intervals.
     min_n : int
         Cells with fewer answers are not reportable (estimates NaN, see ``note``).
+    count_col : str, optional
+        Column giving the number of answers each row stands for (pre-aggregated rows).
 
     Returns
     -------
@@ -350,14 +371,15 @@ def csat_table(
         raise InputError(f"Column {score_col!r}: {int(outside.sum())} score(s) lie outside "
                          f"their scale (e.g. {score[row]:g} not in [{lo[row]:g}, {hi[row]:g}] "
                          f"in row {row!r}); fix the data or the scale.")
-    answered = score.notna()
+    counts = _counts(responses, count_col)
+    answered = score.notna() & (counts > 0)
     rescaled = 100 * (score - lo) / (hi - lo)
     parts = pd.DataFrame({
-        "n": answered.astype(int), "n_missing": (~answered).astype(int),
+        "n": score.notna().astype(int), "n_missing": score.isna().astype(int),
         "top2": (score >= top2_threshold(lo, hi)).astype(int),
         "s1": score.fillna(0), "s2": score.fillna(0) ** 2,
         "r1": rescaled.fillna(0), "r2": rescaled.fillna(0) ** 2,
-    })
+    }).mul(counts, axis=0)
     table = _sum_by(pd.concat([responses[by], parts], axis=1), by)
     # The bounds' min and max per cell tell whether a cell mixes scales.
     bounds = pd.concat([responses[by], lo.where(answered).rename("lo"),

@@ -17,8 +17,8 @@ from crm_analytics.errors import InputError
 if TYPE_CHECKING:
     from crm_analytics.satisfaction.pls import SatisfactionIndex
 
-__all__ = ["plot_importance_performance", "plot_nps_trend", "plot_path_diagram",
-           "plot_sla_trend"]
+__all__ = ["plot_coefficients", "plot_importance_performance", "plot_nps_trend",
+           "plot_path_diagram", "plot_sla_trend"]
 
 
 def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
@@ -218,4 +218,42 @@ def plot_sla_trend(df: pd.DataFrame, period_col: str, value_col: str, *,
     if target is not None:
         fig.add_hline(y=target, line_dash="dash", annotation_text="target")
     fig.update_layout(title=title or value_col, xaxis_title=period_col, yaxis_title=value_col)
+    return fig
+
+
+def plot_coefficients(coefficients: pd.DataFrame, *,
+                      title: str = "Coefficients") -> go.Figure:
+    """Regression coefficients as points with horizontal confidence-interval bars.
+
+    Parameters
+    ----------
+    coefficients : DataFrame
+        Columns ``term``, ``estimate``, ``ci_lower``, ``ci_upper`` (as in
+        :attr:`ServiceImpact.coefficients <crm_analytics.satisfaction.ServiceImpact>`).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One scatter trace ``"estimate"`` (x = estimate, y = term, error bars to the
+        interval ends); the zero line is ``layout.shapes[0]``.
+
+    Examples
+    --------
+    >>> coefs = pd.DataFrame({"term": ["sla_breaches"], "estimate": [-1.0],
+    ...                       "ci_lower": [-1.3], "ci_upper": [-0.8]})
+    >>> fig = plot_coefficients(coefs)
+    >>> list(fig.data[0].y), [round(float(v), 2) for v in fig.data[0].error_x.arrayminus]
+    (['sla_breaches'], [0.3])
+    """
+    _require(coefficients, ["term", "estimate", "ci_lower", "ci_upper"], "plot_coefficients")
+    est = coefficients["estimate"].to_numpy(float)
+    fig = go.Figure(go.Scatter(
+        x=est, y=[str(t) for t in coefficients["term"]], mode="markers", name="estimate",
+        error_x={"type": "data", "symmetric": False,
+                 "array": coefficients["ci_upper"].to_numpy(float) - est,
+                 "arrayminus": est - coefficients["ci_lower"].to_numpy(float)}))
+    fig.add_vline(x=0, line_dash="dash")
+    fig.update_layout(title=title, xaxis_title="effect on the score per unit", yaxis_title="")
     return fig

@@ -59,6 +59,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from crm_analytics.errors import ConvergenceWarning, DataQualityWarning, InputError
+from crm_analytics.satisfaction.store_io import store_responses
+from crm_analytics.store import Store
 
 __all__ = ["ECSI_CONSTRUCTS", "ECSI_PATHS", "SatisfactionIndex", "SatisfactionSummary"]
 
@@ -77,6 +79,7 @@ ECSI_PATHS: list[tuple[str, str]] = [
     ("quality", "value"), ("quality", "satisfaction"), ("value", "satisfaction"),
     ("satisfaction", "complaints"), ("satisfaction", "loyalty"), ("complaints", "loyalty"),
 ]
+_Groups = pd.Series | pd.DataFrame | str | Sequence[object] | np.ndarray | None
 _CHUNK_BYTES = 64e6  # memory per bootstrap batch: a few resamples are fitted at once
 
 
@@ -149,6 +152,34 @@ def _structure(constructs: Mapping[str, Sequence[str]], paths: Sequence[tuple[st
     member = (block_of[:, None] == np.arange(len(names))).astype(float)
     return _Structure(names, items, block_of, member, preds, succs,
                       [pos[c] for c, m in modes.items() if m == "B"])
+
+
+def _align_groups(responses: pd.DataFrame, groups: _Groups) -> pd.Series | pd.DataFrame | None:
+    """Group labels as a Series (one grouping) or DataFrame (several), on the responses' index."""
+    if groups is None:
+        return None
+    names = [groups] if isinstance(groups, str) else None
+    if isinstance(groups, list | tuple) and groups and all(
+            isinstance(g, str) and g in responses.columns for g in groups):
+        names = list(groups)
+    if names is not None:
+        missing = [g for g in names if g not in responses.columns]
+        if missing:
+            raise InputError(f"groups column(s) {missing} missing from responses; found "
+                             f"{list(responses.columns)}.")
+        return responses[names[0]] if isinstance(groups, str) else responses[names]
+    if isinstance(groups, pd.Series | pd.DataFrame):
+        if not groups.index.equals(responses.index):
+            if not (groups.index.is_unique and responses.index.isin(groups.index).all()):
+                raise InputError(f"groups is a {type(groups).__name__} whose index does not "
+                                 "cover every row of responses; pass one group label per "
+                                 "respondent.")
+            groups = groups.reindex(responses.index)
+        return groups.rename(groups.name or "group") if isinstance(groups, pd.Series) else groups
+    if len(groups) != len(responses):
+        raise InputError(f"groups has {len(groups)} values for {len(responses)} "
+                         "responses; pass one group label per respondent.")
+    return pd.Series(np.asarray(groups), index=responses.index, name="group")
 
 
 def _standardize(a: np.ndarray) -> np.ndarray:
@@ -316,12 +347,13 @@ class SatisfactionIndex(BaseEstimator):
     path_coefficients_, total_effects_ : DataFrame
         Source x target; 0 where there is no path (no effect).
     r_squared_ : Series
-        R squared of each endogenous construct.
+        R squared of each endogenous construct (index named ``construct``).
     reliability_ : DataFrame
         Per construct: ``n_items``, ``mode``, ``cronbach_alpha``,
         ``composite_reliability`` (Dillon-Goldstein rho), ``ave``.
     index_ : Series
-        0-100 index of every construct; ``index_[target]`` is the headline.
+        0-100 index of every construct (index named ``construct``); ``index_[target]``
+        is the headline.
     index_by_group_ : DataFrame or None
         Per group: ``n``, the index of every construct, ``reportable``, ``note``.
     bootstrap_ : DataFrame or None
@@ -389,25 +421,27 @@ class SatisfactionIndex(BaseEstimator):
             raise _param_error("target", f"one of the constructs {s.names}", self.target)
         return s
 
-    def _scale_bounds(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        if self.scale is None:
+    def _scale_bounds(self, data: pd.DataFrame,
+                      scale: tuple[float, float] | Mapping[str, tuple[float, float]] | None,
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        if scale is None:
             lo, hi = np.nanmin(data.to_numpy()), np.nanmax(data.to_numpy())
             warnings.warn(f"No scale given; the 0-100 index uses the observed range "
                           f"[{lo:g}, {hi:g}] of the items. Pass scale=(min, max) so the "
                           "index does not depend on the answers observed.",
                           DataQualityWarning, stacklevel=3)
             return np.full(data.shape[1], lo), np.full(data.shape[1], hi)
-        if isinstance(self.scale, Mapping):
-            missing = [i for i in data.columns if i not in self.scale]
+        if isinstance(scale, Mapping):
+            missing = [i for i in data.columns if i not in scale]
             if missing:
                 raise _param_error("scale", f"(min, max) or a mapping covering every item "
-                                   f"(missing {missing})", self.scale)
-            bounds = np.array([self.scale[i] for i in data.columns], dtype=float)
+                                   f"(missing {missing})", scale)
+            bounds = np.array([scale[i] for i in data.columns], dtype=float)
         else:
-            bounds = np.tile(np.asarray(self.scale, dtype=float), (data.shape[1], 1))
+            bounds = np.tile(np.asarray(scale, dtype=float), (data.shape[1], 1))
         lo, hi = bounds[:, 0], bounds[:, 1]
         if not (lo < hi).all():
-            raise _param_error("scale", "(min, max) with min < max", self.scale)
+            raise _param_error("scale", "(min, max) with min < max", scale)
         outside = (data < lo) | (data > hi)
         if outside.any().any():
             item = outside.any().idxmax()
@@ -418,8 +452,8 @@ class SatisfactionIndex(BaseEstimator):
                              f"row {row!r}); fix the data or pass the right scale=.")
         return lo, hi
 
-    def _prepare(self, responses: pd.DataFrame, groups: pd.Series | str | None,
-                 s: _Structure) -> tuple[pd.DataFrame, pd.Series | None]:
+    def _prepare(self, responses: pd.DataFrame, groups: _Groups,
+                 s: _Structure) -> tuple[pd.DataFrame, pd.Series | pd.DataFrame | None]:
         if not isinstance(responses, pd.DataFrame):
             raise InputError("responses must be a DataFrame with one row per respondent and "
                              f"one column per item; got {type(responses).__name__}.")
@@ -440,20 +474,7 @@ class SatisfactionIndex(BaseEstimator):
                 raise InputError(f"Item {item!r} (construct "
                                  f"{s.names[s.block[s.items.index(item)]]!r}) has no answers; "
                                  "every value is missing. Remove it from constructs=.")
-        if isinstance(groups, str):
-            if groups not in responses.columns:
-                raise InputError(f"groups column {groups!r} missing from responses.")
-            groups = responses[groups]
-        elif isinstance(groups, pd.Series):
-            if not responses.index.isin(groups.index).all():
-                raise InputError("groups is a Series whose index does not cover every row of "
-                                 "responses; pass one group label per respondent.")
-            groups = groups.reindex(responses.index).rename(groups.name or "group")
-        elif groups is not None:
-            if len(groups) != len(responses):
-                raise InputError(f"groups has {len(groups)} values for {len(responses)} "
-                                 "responses; pass one group label per respondent.")
-            groups = pd.Series(np.asarray(groups), index=responses.index, name="group")
+        groups = _align_groups(responses, groups)
         complete = data.notna().all(axis=1)
         self.n_dropped_ = int((~complete).sum())
         data = data[complete]
@@ -472,25 +493,41 @@ class SatisfactionIndex(BaseEstimator):
                              "standardized; remove it from constructs=.")
         return data, None if groups is None else groups[complete]
 
-    def fit(self, responses: pd.DataFrame,
-            groups: pd.Series | str | None = None) -> SatisfactionIndex:
+    def fit(self, responses: pd.DataFrame | Store, groups: _Groups = None, *,
+            as_of: object = None, survey: str = "ecsi") -> SatisfactionIndex:
         """Estimate the path model and the 0-100 index.
 
         Parameters
         ----------
-        responses : DataFrame
-            One row per respondent, one column per item; other columns are ignored.
-        groups : Series, array or column name, optional
-            Segment or period of each respondent, for ``index_by_group_``; a Series is
-            aligned on the index of ``responses``, an array by position.
+        responses : DataFrame or Store
+            One row per respondent, one column per item; other columns are ignored. A
+            :class:`~crm_analytics.Store` is read with
+            :func:`~crm_analytics.satisfaction.survey_wide` (the answers to ``survey`` as
+            of ``as_of``, each customer's latest questionnaire), and its answer scales
+            are used when ``scale`` is not given.
+        groups : Series, DataFrame, array, column name(s), optional
+            Segment or period of each respondent, for ``index_by_group_``; a Series or
+            DataFrame (several columns: one row per combination) is aligned on the index
+            of ``responses``, an array by position. With a store: names of customer
+            attributes (region, customer_type, industry, size_band, country) and/or a
+            period ("month", "quarter", "year"; then every questionnaire counts, in the
+            period it was answered).
+        as_of, survey
+            Only used when ``responses`` is a store.
 
         Returns
         -------
         self
         """
         s = self._check_params()
+        scale = self.scale
+        if isinstance(responses, Store):
+            wide, groups = store_responses(responses, s.items, groups, as_of=as_of,
+                                           survey=survey)
+            responses = wide.responses
+            scale = wide.scale if scale is None else scale
         data, groups = self._prepare(responses, groups, s)
-        lo, hi = self._scale_bounds(data)
+        lo, hi = self._scale_bounds(data, scale)
         raw = data.to_numpy()[None]
         X = _standardize(raw)
         w, self.n_iter_, converged = _pls(X, np.ones((1, len(s.items))), s, self.scheme,
@@ -514,11 +551,13 @@ class SatisfactionIndex(BaseEstimator):
                   "columns": pd.Index(s.names, name="target")}
         self.path_coefficients_ = pd.DataFrame(est["paths"][0], **square)
         self.total_effects_ = pd.DataFrame(est["total"][0], **square)
-        r2 = pd.Series(est["r2"][0], index=s.names, name="r_squared")
+        r2 = pd.Series(est["r2"][0], index=pd.Index(s.names, name="construct"),
+                       name="r_squared")
         self.r_squared_ = r2.dropna()
         self.scores_ = pd.DataFrame(_scores(X, w, s)[0], index=data.index, columns=s.names)
         self.reliability_ = self._reliability(X[0], s)
-        self.index_ = pd.Series(est["index"][0], index=s.names, name="index")
+        self.index_ = pd.Series(est["index"][0], index=pd.Index(s.names, name="construct"),
+                                name="index")
         self.index_by_group_ = None if groups is None else self._group_index(data, groups, s)
         self.bootstrap_ = self._bootstrap(raw[0], w, est, s) if self.n_boot else None
         return self
@@ -536,9 +575,10 @@ class SatisfactionIndex(BaseEstimator):
                        "ave": float(np.mean(lam**2))}
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("construct")
 
-    def _group_index(self, data: pd.DataFrame, groups: pd.Series,
+    def _group_index(self, data: pd.DataFrame, groups: pd.Series | pd.DataFrame,
                      s: _Structure) -> pd.DataFrame:
-        grouped = data.groupby(groups, dropna=False, sort=True, observed=True)
+        keys = [groups[c] for c in groups.columns] if isinstance(groups, pd.DataFrame) else groups
+        grouped = data.groupby(keys, dropna=False, sort=True, observed=True)
         values = _index(grouped.mean().to_numpy(), self.index_weights_.to_numpy(), s,
                         self._lo, self._hi)
         table = pd.DataFrame(values, index=grouped.mean().index, columns=s.names)

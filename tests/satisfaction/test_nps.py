@@ -152,3 +152,17 @@ def test_plot_nps_trend_traces():
     assert [t.name for t in fig.data] == ["a lower", "a upper", "a", "b lower", "b upper", "b"]
     assert list(fig.data[2].x) == [1, 2] and list(fig.data[2].y) == [-100.0, 100.0]
     assert fig.data[1].fill == "tonexty"
+
+
+def test_pre_aggregated_counts_equal_the_answers():
+    answers = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 4, "score": [10, 10, 9, 7, 3, 8, 8, 0, 9],
+                            "scale_min": 0, "scale_max": 10})
+    counts = answers.value_counts().rename("n_answers").reset_index()
+    counts = pd.concat([counts, pd.DataFrame({"g": ["b"], "score": [5], "scale_min": [0],
+                                              "scale_max": [10], "n_answers": [0]})])
+    pd.testing.assert_frame_equal(nps_table(counts, by="g", min_n=1, count_col="n_answers"),
+                                  nps_table(answers, by="g", min_n=1))
+    pd.testing.assert_frame_equal(csat_table(counts, by="g", min_n=1, count_col="n_answers"),
+                                  csat_table(answers, by="g", min_n=1))
+    with pytest.raises(InputError, match=r"'n_answers' must hold whole numbers >= 0"):
+        nps_table(counts.assign(n_answers=-1), count_col="n_answers")

@@ -1,0 +1,44 @@
+"""Shared stores for the satisfaction tests: a hand-made fixture and a synthetic one."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from crm_analytics import synthetic
+from crm_analytics.satisfaction._demo import demo_store
+from crm_analytics.store import Store
+
+
+def load_store(tables: dict[str, pd.DataFrame]) -> Store:
+    """A fresh in-memory store holding ``tables`` (contract names, loaded in order)."""
+    store = Store(":memory:")
+    for name in ("customers", "transactions", "tickets", "survey_responses"):
+        if name in tables:
+            store.load(name, tables[name])
+    return store
+
+
+@pytest.fixture(scope="session")
+def make_store():
+    """``make_store(tables)``: a fresh in-memory store holding those tables."""
+    return load_store
+
+
+@pytest.fixture(scope="session")
+def demo() -> Store:
+    """The docstring examples' three-customer store; tests only read it."""
+    return demo_store()
+
+
+@pytest.fixture(scope="session")
+def synthetic_data() -> synthetic.SyntheticData:
+    # 10,000 customers: ~2,500 ECSI respondents, ~5,000 CSAT and ~6,500 NPS answers.
+    return synthetic.generate(n_customers=10_000, seed=7)
+
+
+@pytest.fixture(scope="session")
+def synthetic_store(synthetic_data) -> Store:
+    tables = synthetic_data.tables()
+    tables.pop("transactions")  # satisfaction never reads them
+    return load_store(tables)
