@@ -230,10 +230,15 @@ class Store:
         except Exception:
             con.execute("ROLLBACK")
             raise
-        con.execute("CREATE OR REPLACE TEMP TABLE _crm_countries (key VARCHAR, alpha2 VARCHAR)")
-        con.executemany("INSERT INTO _crm_countries VALUES (?, ?)", country_rows())
-        con.execute("CREATE OR REPLACE TEMP TABLE _crm_regions (alpha2 VARCHAR, region VARCHAR)")
-        con.executemany("INSERT INTO _crm_regions VALUES (?, ?)", sorted(country_regions().items()))
+        # Lookup tables for cleansing; built from DataFrames (executemany is row by row).
+        countries = pd.DataFrame(country_rows(), columns=["key", "alpha2"])
+        regions = pd.DataFrame(sorted(country_regions().items()), columns=["alpha2", "region"])
+        con.register("_crm_countries_df", countries)
+        con.register("_crm_regions_df", regions)
+        con.execute("CREATE OR REPLACE TEMP TABLE _crm_countries AS SELECT * FROM _crm_countries_df")
+        con.execute("CREATE OR REPLACE TEMP TABLE _crm_regions AS SELECT * FROM _crm_regions_df")
+        con.unregister("_crm_countries_df")
+        con.unregister("_crm_regions_df")
 
     def _writable(self) -> duckdb.DuckDBPyConnection:
         if self.read_only:
