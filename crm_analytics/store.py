@@ -413,6 +413,8 @@ class Store:
                 f"no table {name!r} in {self.path}; tables: {', '.join(self.tables())}"
             )
         query = f"SELECT * FROM {q(name)}"  # noqa: S608 - name checked against the catalog
+        if name in TABLES:  # stable, readable order for the canonical tables
+            query += f" ORDER BY {q(TABLES[name].key)}"
         if limit is not None:
             return self.sql(query + " LIMIT ?", [int(limit)])
         return self.sql(query)
