@@ -9,9 +9,11 @@ fails fails the run (nothing is written but the failure record).
 from __future__ import annotations
 
 import logging
+import warnings
 
 import pandas as pd
 
+from crm_analytics.errors import DataQualityWarning
 from crm_analytics.pipeline import RunContext, _optional, register_step
 
 log = logging.getLogger(__name__)
@@ -86,11 +88,19 @@ def step_satisfaction(ctx: RunContext) -> None:
                         "sla_breaches_365d", "open_tickets") if c in feats.columns]
     ctx.add_scores(feats[keep])
     cfg = ctx.config
-    nps = sat.nps(ctx.store, ctx.as_of, period="month", min_n=cfg.min_n)
-    ctx.results["nps_by_month"] = nps
-    ctx.results["nps_overall"] = sat.nps(ctx.store, ctx.as_of, min_n=cfg.min_n)
-    ctx.results["service_by_month"] = sat.service_quality(ctx.store, ctx.as_of, period="month")
-    ctx.results["service_overall"] = sat.service_quality(ctx.store, ctx.as_of, period=None)
+    with warnings.catch_warnings(record=True) as caught:
+        # Small monthly cells are expected: they are marked not reportable in the
+        # tables themselves; the run records the warning once instead of spamming cron mail.
+        warnings.simplefilter("always", DataQualityWarning)
+        ctx.results["nps_by_month"] = sat.nps(ctx.store, ctx.as_of, period="month", min_n=cfg.min_n)
+        ctx.results["nps_overall"] = sat.nps(ctx.store, ctx.as_of, min_n=cfg.min_n)
+        ctx.results["service_by_month"] = sat.service_quality(ctx.store, ctx.as_of, period="month")
+        ctx.results["service_overall"] = sat.service_quality(ctx.store, ctx.as_of, period=None)
+    for w in caught:
+        if issubclass(w.category, DataQualityWarning):
+            log.info("satisfaction: %s", w.message)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     try:
         index = sat.fit_index(ctx.store, ctx.as_of, min_n=cfg.min_n)
     except Exception as exc:  # no ECSI survey, too few respondents: the rest still stands

@@ -196,3 +196,13 @@ def test_kill_minus_9_midway_leaves_previous_run_latest(db):
     after = crm.run_batch(db)
     assert after.status == "succeeded"
     assert pipeline.latest_run_id(Store(db, read_only=True)) == after.run_id
+
+
+def test_example_config_file_is_current_and_valid():
+    from crm_analytics.config import EXAMPLE_TOML, RunConfig
+
+    path = Path(__file__).resolve().parents[1] / "crm.example.toml"
+    assert path.read_text() == EXAMPLE_TOML
+    loaded = load_config(path, environ={})
+    defaults = RunConfig()
+    assert loaded.to_dict() == defaults.to_dict()
