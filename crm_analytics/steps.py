@@ -57,7 +57,13 @@ def step_clv(ctx: RunContext) -> None:
         "notes": list(getattr(model, "fit_notes_", []) or []),
         "customers": int(len(summary)),
     }
-    potential = clv.revenue_potential(ctx.store, ctx.as_of, model=model, summary=summary)
+    from crm_analytics.features import SizeThresholds
+
+    potential = clv.revenue_potential(
+        ctx.store, ctx.as_of, model=model, summary=summary, horizon_days=cfg.clv_horizon_days,
+        annual_discount_rate=cfg.annual_discount_rate,
+        thresholds=SizeThresholds(cfg.large_employees, cfg.large_revenue),
+    )
     ctx.add_scores(potential.drop(columns=[c for c in potential.columns if c in ("clv",)], errors="ignore"))
 
 
