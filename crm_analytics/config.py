@@ -63,6 +63,10 @@ class RunConfig:
         If set, dashboards are written there after each successful run.
     busy_timeout : float
         Seconds to wait for the store while another process writes it.
+    memory_limit : str
+        DuckDB memory limit for the run, e.g. ``2GB`` (empty: DuckDB's default, 80 % of RAM).
+    threads : int
+        DuckDB threads for the run (0: all cores).
     steps : list of str
         The steps to run (default: all available).
     seed : int
@@ -86,6 +90,8 @@ class RunConfig:
     keep_runs: int = 30
     dashboard_dir: str = ""
     busy_timeout: float = 300.0
+    memory_limit: str = ""
+    threads: int = 0
     steps: list[str] = field(
         default_factory=lambda: ["inputs", "attributes", "clv", "churn", "satisfaction", "segments"]
     )
@@ -162,8 +168,8 @@ def load_config(
             raise InputError(f"unknown option {key!r}; options are: {', '.join(sorted(fields))}")
         if value is not None:
             values[key] = value
-    kinds = {"as_of": "str", "model_dir": "str", "dashboard_dir": "str", "needs_segments": "str",
-             "purchase_model": "str", "steps": "list", "retrain": "bool"}
+    kinds = {"as_of": "str", "model_dir": "str", "memory_limit": "str", "dashboard_dir": "str",
+             "needs_segments": "str", "purchase_model": "str", "steps": "list", "retrain": "bool"}
     out = {}
     for key, value in values.items():
         default = getattr(RunConfig(), key)
@@ -185,6 +191,7 @@ def _validate(c: RunConfig) -> None:
          "one of bgnbd, pareto_nbd, mbgnbd"),
         ("min_n", c.min_n >= 1, "at least 1"),
         ("keep_runs", c.keep_runs >= 1, "at least 1"),
+        ("threads", c.threads >= 0, "0 (all cores) or more"),
         ("model_max_age_days", c.model_max_age_days >= 0, "0 or more"),
         ("needs_segments", c.needs_segments == "auto" or c.needs_segments.isdigit(),
          "'auto' or a whole number"),
@@ -218,4 +225,6 @@ min_n = 30
 keep_runs = 30
 dashboard_dir = ""            # set to publish dashboards after every run
 busy_timeout = 300
+memory_limit = ""             # e.g. "2GB"; empty: DuckDB's default (80 % of RAM)
+threads = 0                   # 0: all cores
 """

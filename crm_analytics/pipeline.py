@@ -324,7 +324,8 @@ def _writer_for(store: Store, busy_timeout: float) -> Iterator[Store]:
     if not store.read_only:
         yield store
         return
-    writer = Store(store.path, busy_timeout=busy_timeout)
+    writer = Store(store.path, busy_timeout=busy_timeout, memory_limit=store.memory_limit,
+                   threads=store.threads)
     try:
         yield writer
     finally:
@@ -411,7 +412,8 @@ def run_batch(
         path = Path(os.fspath(store))
         if not path.exists():
             raise InputError(f"{path}: no store here; create one with `crm-analytics init`")
-        store = Store(path, read_only=True, busy_timeout=cfg.busy_timeout)
+        store = Store(path, read_only=True, busy_timeout=cfg.busy_timeout,
+                      memory_limit=cfg.memory_limit or None, threads=cfg.threads or None)
     assert isinstance(store, Store)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -15,9 +15,11 @@ writing (it waits, at most ``busy_timeout`` seconds).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,6 +77,32 @@ DATE_COLUMNS = {
 _LOCK_MARKERS = ("lock", "Conflicting lock", "being used by another process")
 
 
+ENV_MEMORY = "CRM_ANALYTICS_MEMORY_LIMIT"
+ENV_THREADS = "CRM_ANALYTICS_THREADS"
+_MEMORY_PATTERN = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+def _check_memory_limit(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not _MEMORY_PATTERN.match(text):
+        raise InputError(f"memory_limit {value!r} is not a size such as '2GB' or '512MB'")
+    return text
+
+
+def _check_threads(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1:
+        raise InputError(f"threads {value!r} must be a whole number of at least 1")
+    return n
+
+
 def default_path() -> str:
     """The store path used when none is given: ``$CRM_ANALYTICS_DB`` or ``./crm.duckdb``."""
     return os.environ.get(ENV_PATH) or DEFAULT_PATH
@@ -98,6 +126,11 @@ class Store:
         writer holds the file.
     busy_timeout : float, default 120
         Seconds a read-only store keeps retrying while the file is locked.
+    memory_limit : str, optional
+        DuckDB's memory limit, e.g. ``"2GB"`` (default ``$CRM_ANALYTICS_MEMORY_LIMIT``,
+        else DuckDB's own: 80 % of RAM). Beyond it DuckDB spills to disk.
+    threads : int, optional
+        DuckDB worker threads (default ``$CRM_ANALYTICS_THREADS``, else all cores).
 
     Examples
     --------
@@ -113,11 +146,13 @@ class Store:
 
     def __init__(
         self, path: str | os.PathLike | None = None, *, read_only: bool = False,
-        busy_timeout: float = 120.0,
+        busy_timeout: float = 120.0, memory_limit: str | None = None, threads: int | None = None,
     ):
         self.path = os.fspath(path) if path is not None else default_path()
         self.read_only = read_only
         self.busy_timeout = busy_timeout
+        self.memory_limit = _check_memory_limit(memory_limit or os.environ.get(ENV_MEMORY) or None)
+        self.threads = _check_threads(threads if threads is not None else os.environ.get(ENV_THREADS))
         self._con: duckdb.DuckDBPyConnection | None = None
         if self.read_only:
             if self.path == ":memory:":
@@ -149,12 +184,14 @@ class Store:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 2.0)
         con.execute("SET TimeZone = 'UTC'")
-        try:
-            # Progress goes to our log, not DuckDB's bar; in Jupyter without ipywidgets
-            # DuckDB refuses to change the setting at all, which is harmless.
+        if self.memory_limit:
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")  # noqa: S608 - validated
+        if self.threads:
+            con.execute(f"SET threads = {int(self.threads)}")
+        # Progress goes to our log, not DuckDB's bar; in Jupyter without ipywidgets
+        # DuckDB refuses to change the setting at all, which is harmless.
+        with contextlib.suppress(duckdb.Error):
             con.execute("SET enable_progress_bar = false")
-        except duckdb.Error:
-            pass
         return con
 
     @contextmanager

@@ -415,3 +415,16 @@ def test_dirty_synthetic_data_second_load_changes_no_count(dirty):
         assert all(r.rows_loaded == 0 for r in again.values())
         pd.testing.assert_frame_equal(store.summary(), summary)
         assert len(store.rejects()) == n_rejects
+
+
+def test_memory_limit_and_threads_options(monkeypatch):
+    with Store(":memory:", memory_limit="512MB", threads=1) as s:
+        got = s.sql("SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t")
+    assert got["m"].iloc[0].startswith("488") and int(got["t"].iloc[0]) == 1
+    monkeypatch.setenv("CRM_ANALYTICS_MEMORY_LIMIT", "1GB")
+    with Store(":memory:") as s:
+        assert s.memory_limit == "1GB"
+    with pytest.raises(InputError, match="not a size"):
+        Store(":memory:", memory_limit="1GB'; DROP TABLE customers; --")
+    with pytest.raises(InputError, match="at least 1"):
+        Store(":memory:", threads=0)
