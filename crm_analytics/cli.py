@@ -327,6 +327,11 @@ def cmd_segment(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from crm_analytics.demo import run_demo
 
+    if not args.verbose:  # the demo narrates its own steps
+        logging.getLogger("crm_analytics").setLevel(logging.WARNING)
+        for name in ("crm_analytics.pipeline", "crm_analytics.store", "crm_analytics.dashboards"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
     run_demo(args.dir, n_customers=args.customers, seed=args.seed)
     return 0
 
@@ -354,7 +359,12 @@ def _configure_logging(args: argparse.Namespace) -> None:
         level = logging.DEBUG
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("crm_analytics").setLevel(level)
+    # By default a scheduler's log gets the run's progress lines, not every model's
+    # convergence notes; --verbose shows everything.
+    logging.getLogger("crm_analytics").setLevel(level if level != logging.INFO else logging.WARNING)
+    for name in ("crm_analytics.pipeline", "crm_analytics.cli", "crm_analytics.store",
+                 "crm_analytics.modelstore", "crm_analytics.dashboards"):
+        logging.getLogger(name).setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

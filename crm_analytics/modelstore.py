@@ -54,6 +54,14 @@ def churn_model_for_run(ctx: RunContext, churn: ModuleType) -> Any | None:
             age = (dt.datetime.now(dt.UTC).replace(tzinfo=None) - _trained_at(model)).days
             if age <= cfg.model_max_age_days and getattr(model, "horizon_days", horizon) == horizon:
                 ctx.metrics["churn_model"] = {"source": str(path), "age_days": age, "retrained": False}
+                # The back-test saved with the model describes the model in use.
+                backtest = getattr(model, "metrics_", None)
+                if isinstance(backtest, pd.DataFrame):
+                    ctx.results["churn_evaluation"] = backtest
+                    ctx.metrics["churn_backtest"] = _evaluation_metrics(backtest)
+                importance = getattr(model, "feature_importance_", None)
+                if isinstance(importance, pd.DataFrame):
+                    ctx.results["churn_feature_importance"] = importance
                 return model
             ctx.notes.append(f"churn model {path} is {age} days old; refit")
         except ModelFileError as exc:
@@ -71,12 +79,18 @@ def churn_model_for_run(ctx: RunContext, churn: ModuleType) -> Any | None:
               "random_state": cfg.seed}
     # Honest metrics: the same procedure, trained one horizon earlier and
     # evaluated on the latest cutoff whose labels are known.
-    backtest = churn.ChurnModel(**params).fit(ctx.store, cutoffs=backtest_cutoffs)
+    backtest = churn.ChurnModel(**params).fit(ctx.store, cutoffs=backtest_cutoffs,
+                                              evaluate_at=backtest_at)
     evaluation = backtest.evaluate(ctx.store, backtest_at)
-    model = churn.ChurnModel(**params).fit(ctx.store, cutoffs=deploy_cutoffs)
-    metrics = _evaluation_metrics(evaluation)
-    model.metrics_ = metrics
-    ctx.results["churn_evaluation"] = _evaluation_table(evaluation)
+    model = churn.ChurnModel(**params).fit(ctx.store, cutoffs=deploy_cutoffs, evaluate_at=ctx.as_of)
+    # The deployed model carries the back-test of its procedure as its metrics.
+    model.metrics_ = backtest.metrics_
+    if getattr(backtest, "feature_importance_", None) is not None:
+        model.feature_importance_ = backtest.feature_importance_
+        ctx.results["churn_feature_importance"] = backtest.feature_importance_
+    table = _evaluation_table(evaluation)
+    ctx.results["churn_evaluation"] = table
+    ctx.metrics["churn_backtest"] = _evaluation_metrics(table)
     ctx.metrics["churn_model"] = {
         "source": str(path), "retrained": True, "backtest_at": str(backtest_at),
         "training_cutoffs": [str(c) for c in deploy_cutoffs],
@@ -93,7 +107,7 @@ def churn_model_for_run(ctx: RunContext, churn: ModuleType) -> Any | None:
 
 
 def _trained_at(model: Any) -> dt.datetime:
-    value = getattr(model, "trained_at_", None) or getattr(model, "fitted_at_", None)
+    value = getattr(model, "saved_at_", None)
     if value is None:
         return dt.datetime.min
     ts = pd.Timestamp(value)

@@ -66,17 +66,23 @@ class RunContext:
     artifacts: dict[str, Any] = field(default_factory=dict)
     on_commit: list[Callable[[Store], None]] = field(default_factory=list)
 
-    def add_scores(self, frame: pd.DataFrame, prefix: str = "") -> None:
-        """Join per-customer columns (indexed by customer_id) onto the scores."""
+    def add_scores(self, frame: pd.DataFrame, *, overwrite: bool = False) -> None:
+        """Join per-customer columns (indexed by customer_id) onto the scores.
+
+        Columns the scores already have are kept (earlier steps, such as the
+        customer attributes, are authoritative) unless ``overwrite``.
+        """
         if frame is None or frame.empty:
             return
         frame = frame.copy()
         frame.index = frame.index.astype(str)
         frame.index.name = "customer_id"
-        if prefix:
-            frame = frame.add_prefix(prefix)
         dupes = [c for c in frame.columns if c in self.scores.columns]
-        self.scores = self.scores.drop(columns=dupes).join(frame, how="left")
+        if overwrite:
+            self.scores = self.scores.drop(columns=dupes)
+        else:
+            frame = frame.drop(columns=dupes)
+        self.scores = self.scores.join(frame, how="left")
 
 
 @dataclass
@@ -285,6 +291,8 @@ def _write_run(writer: Store, ctx: RunContext, record: dict[str, Any]) -> None:
         finally:
             con.unregister("_crm_scores")
         for name, frame in ctx.results.items():
+            if frame.index.name == "index":  # pandas cannot round-trip that name
+                frame = frame.rename_axis(None)
             con.execute(
                 "INSERT INTO run_results VALUES (?, ?, ?)",
                 [ctx.run_id, name, frame.to_json(orient="table", date_format="iso", default_handler=str)],

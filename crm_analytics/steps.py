@@ -64,7 +64,8 @@ def step_clv(ctx: RunContext) -> None:
         annual_discount_rate=cfg.annual_discount_rate,
         thresholds=SizeThresholds(cfg.large_employees, cfg.large_revenue),
     )
-    ctx.add_scores(potential.drop(columns=[c for c in potential.columns if c in ("clv",)], errors="ignore"))
+    # P(alive) and CLV are already in the scores under their run names.
+    ctx.add_scores(potential.drop(columns=["clv", "probability_alive"], errors="ignore"))
 
 
 @register_step("churn")
@@ -79,8 +80,13 @@ def step_churn(ctx: RunContext) -> None:
     if model is None:
         return
     scores = model.predict(ctx.store, ctx.as_of)
+    if "clv" in ctx.scores.columns:
+        # Revenue at risk on the run's own CLV, so the dashboard's numbers agree.
+        clv = ctx.scores["clv"].reindex(scores.index)
+        scores["revenue_at_risk"] = scores["churn_probability"] * clv
+        scores["revenue_at_risk_basis"] = "churn_probability x run clv"
+        scores = scores.drop(columns=["clv"], errors="ignore")
     ctx.add_scores(scores)
-    ctx.metrics["churn"] = getattr(model, "metrics_", {}) or {}
 
 
 @register_step("satisfaction")

@@ -30,6 +30,12 @@ PAGES: list[tuple[str, str]] = [
     ("satisfaction.html", "Satisfaction & service"),
 ]
 PLOTLY_FILE = "plotly.min.js"
+# Figures are drawn while the page is still being laid out; once it is, fit them
+# to their cards (and again whenever the window changes size).
+RESIZE_JS = (
+    "window.addEventListener('load',function(){document.querySelectorAll('.plotly-graph-div')"
+    ".forEach(function(d){Plotly.Plots.resize(d);});});"
+)
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2933;
@@ -47,7 +53,8 @@ h1{font-size:22px;margin:4px 0 2px}
 .kpi .value{font-size:24px;font-weight:600;margin-top:4px}
 .kpi .delta{font-size:12px;color:#616e7c;margin-top:2px}
 .kpi .delta.up{color:#199473}.kpi .delta.down{color:#cf1124}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px}
+.card.wide{grid-column:1/-1}
 .card{background:#fff;border-radius:8px;padding:12px;box-shadow:0 1px 2px rgba(0,0,0,.08);overflow:auto}
 .card h2{font-size:15px;margin:2px 4px 8px}
 .note{color:#616e7c;font-size:13px;padding:8px}
@@ -101,13 +108,17 @@ def _delta(now: Any, before: Any, *, pct: bool = False, higher_is_better: bool =
 def figure_html(fig: go.Figure | None, div_id: str, note: str = "not available in this run") -> str:
     if fig is None:
         return f'<div class="note">{_esc(note)}</div>'
-    fig.update_layout(margin=dict(l=40, r=20, t=40, b=40), height=380, template="plotly_white")
+    # The card carries the title; the figure fills the card's width.
+    fig.update_layout(title=None, margin=dict(l=50, r=20, t=20, b=50), height=360,
+                      template="plotly_white", autosize=True)
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                       default_width="100%", default_height="360px",
                        config={"displaylogo": False, "responsive": True})
 
 
-def card(title: str, body: str) -> str:
-    return f'<div class="card"><h2>{_esc(title)}</h2>{body}</div>'
+def card(title: str, body: str, *, wide: bool = False) -> str:
+    cls = "card wide" if wide else "card"
+    return f'<div class="{cls}"><h2>{_esc(title)}</h2>{body}</div>'
 
 
 def table_html(frame: pd.DataFrame | None, *, max_rows: int = 30, float_digits: int = 2) -> str:
@@ -124,7 +135,8 @@ def page(title: str, current: str, run: dict[str, Any], body: str) -> str:
     links = "".join(
         f'<a href="{f}" class="{"current" if f == current else ""}">{_esc(t)}</a>' for f, t in PAGES
     )
-    meta = (f"run {_esc(run.get('run_id'))} · as of {_esc(run.get('as_of'))} · "
+    as_of = pd.Timestamp(run.get("as_of")).date() if run.get("as_of") is not None else "?"
+    meta = (f"run {_esc(run.get('run_id'))} · as of {_esc(as_of)} · "
             f"finished {_esc(run.get('finished_at'))} UTC")
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -132,7 +144,8 @@ def page(title: str, current: str, run: dict[str, Any], body: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<style>{CSS}</style><script src=\"{PLOTLY_FILE}\"></script></head><body>"
         f'<nav><span class="brand">crm_analytics</span>{links}</nav>'
-        f'<main><h1>{_esc(title)}</h1><div class="meta">{meta}</div>{body}</main></body></html>'
+        f'<main><h1>{_esc(title)}</h1><div class="meta">{meta}</div>{body}</main>'
+        f"<script>{RESIZE_JS}</script></body></html>"
     )
 
 
@@ -153,10 +166,11 @@ def fig_revenue_by_month(results: dict[str, pd.DataFrame]) -> go.Figure | None:
 
 def fig_counts(
     scores: pd.DataFrame, column: str, title: str, order: list[str] | None = None,
+    missing: str = "(none)",
 ) -> go.Figure | None:
     if column not in scores.columns:
         return None
-    counts = scores[column].fillna("(none)").value_counts()
+    counts = scores[column].fillna(missing).value_counts()
     if order:
         counts = counts.reindex([o for o in order if o in counts.index] +
                                 [i for i in counts.index if i not in order])
@@ -180,17 +194,17 @@ def fig_size_needs_grid(scores: pd.DataFrame) -> go.Figure | None:
 def fig_rfm(scores: pd.DataFrame) -> go.Figure | None:
     if "rfm_segment" not in scores.columns:
         return None
-    g = scores.groupby("rfm_segment", observed=True).agg(
-        customers=("rfm_segment", "size"),
-        revenue=("revenue_365d", "sum") if "revenue_365d" in scores.columns else ("rfm_segment", "size"),
-    ).sort_values("customers", ascending=False)
-    fig = go.Figure([
-        go.Bar(name="customers", x=list(g.index), y=list(g["customers"]), marker_color="#2186eb"),
-        go.Bar(name="revenue (365 d)", x=list(g.index), y=list(g["revenue"]), marker_color="#3ebd93",
-               yaxis="y2", opacity=0.7),
-    ])
-    fig.update_layout(title="RFM segments", barmode="group",
-                      yaxis2=dict(overlaying="y", side="right", showgrid=False))
+    revenue = scores["revenue_365d"] if "revenue_365d" in scores.columns else pd.Series(0.0, scores.index)
+    g = (pd.DataFrame({"segment": scores["rfm_segment"], "revenue": revenue})
+         .groupby("segment", observed=True)
+         .agg(customers=("segment", "size"), revenue=("revenue", "sum"))
+         .sort_values("customers", ascending=False))
+    fig = go.Figure(go.Bar(
+        x=list(g.index), y=list(g["customers"]), marker_color="#2186eb",
+        text=[f"{v:,.0f}" for v in g["revenue"]], textposition="auto",
+        hovertemplate="%{x}: %{y:,} customers, net revenue (365 d) %{text}<extra></extra>",
+    ))
+    fig.update_layout(title="RFM segments (label: net revenue, last 365 days)", yaxis_title="customers")
     return fig
 
 
@@ -206,20 +220,17 @@ def fig_clv_distribution(scores: pd.DataFrame) -> go.Figure | None:
 
 
 def fig_potential_codes(scores: pd.DataFrame) -> go.Figure | None:
-    if "revenue_potential_code" not in scores.columns:
+    if "revenue_potential_code" not in scores.columns or "revenue_potential" not in scores.columns:
         return None
     g = scores.groupby("revenue_potential_code", observed=True).agg(
-        customers=("revenue_potential_code", "size"),
-        potential=("revenue_potential", "sum") if "revenue_potential" in scores.columns
-        else ("revenue_potential_code", "size"),
+        customers=("revenue_potential_code", "size"), potential=("revenue_potential", "sum"),
     ).sort_index()
-    fig = go.Figure([
-        go.Bar(name="customers", x=list(g.index), y=list(g["customers"]), marker_color="#2186eb"),
-        go.Bar(name="revenue potential", x=list(g.index), y=list(g["potential"]),
-               marker_color="#f0b429", yaxis="y2", opacity=0.8),
-    ])
-    fig.update_layout(title="Revenue-potential codes", barmode="group",
-                      yaxis2=dict(overlaying="y", side="right", showgrid=False))
+    fig = go.Figure(go.Bar(
+        x=list(g.index), y=list(g["potential"]), marker_color="#f0b429",
+        text=[f"{n:,} customers" for n in g["customers"]], textposition="auto",
+        hovertemplate="code %{x}: revenue potential %{y:,.0f}<extra></extra>",
+    ))
+    fig.update_layout(title="Revenue potential by code", yaxis_title="total revenue potential")
     return fig
 
 
@@ -325,8 +336,8 @@ def _overview(scores: pd.DataFrame, results: dict[str, pd.DataFrame], previous: 
             fig_counts(scores, "size_band", "Customers by size band",
                        ["large", "small_medium", "consumer", "unknown"]), "size-band")),
         card("Customers by churn risk", figure_html(
-            fig_counts(scores, "risk_band", "Customers by churn risk band", ["low", "medium", "high"]),
-            "risk-band")),
+            fig_counts(scores, "risk_band", "Customers by churn risk band", ["low", "medium", "high"],
+                       missing="not scored (inactive)"), "risk-band")),
         card("Revenue-potential codes", figure_html(fig_potential_codes(scores), "potential-codes")),
     ]
     return f'<div class="kpis">{"".join(cards)}</div><div class="grid">{"".join(charts)}</div>'
@@ -345,7 +356,7 @@ def _segments(scores: pd.DataFrame, results: dict[str, pd.DataFrame]) -> str:
                        ("profile_size_segment", "Size segment profiles"),
                        ("profile_rfm_segment", "RFM segment profiles")):
         if key in results:
-            parts.append(card(title, table_html(results[key])))
+            parts.append(card(title, table_html(results[key]), wide=True))
     return f'<div class="grid">{"".join(parts)}</div>'
 
 
@@ -358,7 +369,7 @@ def _value(scores: pd.DataFrame) -> str:
                         "revenue_potential_code", "p_alive") if c in scores.columns]
     if "revenue_potential" in scores.columns:
         top = scores.sort_values("revenue_potential", ascending=False)[cols].head(25)
-        parts.append(card("Top 25 customers by revenue potential", table_html(top)))
+        parts.append(card("Top 25 customers by revenue potential", table_html(top), wide=True))
     return f'<div class="grid">{"".join(parts)}</div>'
 
 
@@ -372,9 +383,10 @@ def _churn(scores: pd.DataFrame, results: dict[str, pd.DataFrame]) -> str:
         cols = [c for c in ("name", "churn_probability", "risk_band", "revenue_at_risk", "clv",
                             "reason_1", "reason_2", "reason_3") if c in scores.columns]
         top = scores[scores.get("risk_band", "high") == "high"].sort_values(key, ascending=False)
-        parts.append(card("Top 25 at-risk customers", table_html(top[cols], max_rows=25)))
+        parts.append(card("Top 25 at-risk customers", table_html(top[cols], max_rows=25), wide=True))
     if "churn_evaluation" in results:
-        parts.append(card("Back-test metrics", table_html(results["churn_evaluation"], float_digits=3)))
+        parts.append(card("Back-test metrics", table_html(results["churn_evaluation"], float_digits=3),
+                          wide=True))
     return f'<div class="grid">{"".join(parts)}</div>'
 
 

@@ -1,0 +1,812 @@
+"""The churn model: calibrated gradient boosting, trained and tested across time.
+
+Training on a store stacks examples from several past cutoffs: for each cutoff
+``c`` the features as of ``c`` and the label "no purchase in ``(c, c +
+horizon_days]``". Every label window must end on or before the evaluation
+cutoff, and :meth:`ChurnModel.evaluate` refuses a cutoff earlier than the end
+of the last training label window — a time-based backtest, never a random
+split across time.
+
+Calibration respects time too: with ``K`` training cutoffs, the probabilities
+are calibrated by forward chaining over the last ``calibration_cutoffs`` of
+them (boosting fitted on the cutoffs before cutoff ``k``, the calibration map
+on cutoff ``k``'s examples; the fitted pairs are averaged, scikit-learn's
+``CalibratedClassifierCV(ensemble=True)``). With a single cutoff, or a plain
+feature table, a stratified 3-fold split is used instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.inspection import permutation_importance
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.validation import check_is_fitted
+
+from crm_analytics.churn import baselines
+from crm_analytics.churn.evaluation import (
+    ChurnEvaluation,
+    calibration_table,
+    classification_metrics,
+    grade,
+)
+from crm_analytics.churn.features import (
+    CATEGORICAL_FEATURES,
+    FeatureBuild,
+    _btyd_features,
+    _build,
+    _optional,
+    top_channels,
+)
+from crm_analytics.churn.labels import build_labels, label_window_end
+from crm_analytics.churn.reasons import explain, typical_values
+from crm_analytics.errors import InputError
+from crm_analytics.timeutils import to_date
+
+__all__ = ["RISK_BANDS", "ChurnModel", "training_cutoffs"]
+
+log = logging.getLogger(__name__)
+
+RISK_BANDS: tuple[str, ...] = ("low", "medium", "high")
+#: Categories kept per categorical feature (the most frequent in training); rarer
+#: values are treated as missing, which also keeps every feature under the
+#: 255-bin limit of histogram gradient boosting.
+MAX_CATEGORIES = 50
+
+
+def training_cutoffs(
+    start: Any, evaluate_at: Any, *, horizon_days: int = 90, freq: str = "ME"
+) -> list[dt.date]:
+    """Cutoffs from ``start`` every ``freq`` whose label window ends by ``evaluate_at``.
+
+    Examples
+    --------
+    >>> [str(c) for c in training_cutoffs("1997-06-30", "1998-03-31", horizon_days=90)]
+    ['1997-06-30', '1997-07-31', '1997-08-31', '1997-09-30', '1997-10-31', '1997-11-30', '1997-12-31']
+    """
+    end = to_date(evaluate_at, "evaluate_at") - dt.timedelta(days=horizon_days)
+    dates = pd.date_range(pd.Timestamp(to_date(start, "start")), pd.Timestamp(end), freq=freq)
+    return [d.date() for d in dates]
+
+
+def _is_store(obj: Any) -> bool:
+    return hasattr(obj, "sql") and not isinstance(obj, (pd.DataFrame, np.ndarray))
+
+
+class ChurnModel(ClassifierMixin, BaseEstimator):
+    """Calibrated churn probabilities from histogram gradient boosting.
+
+    Two ways to fit:
+
+    * ``fit(store, cutoffs=[...])`` — non-contractual churn from the store:
+      features (:func:`crm_analytics.churn.build_features`) and labels
+      (:func:`crm_analytics.churn.build_labels`) stacked over the cutoffs;
+      then :meth:`evaluate`, :meth:`predict` and :meth:`save` work on the store.
+    * ``fit(X, y)`` — any table of features and a binary target (e.g.
+      contract churn); categorical columns are those of object, string,
+      category or bool dtype, and text columns holding only numbers (and
+      blanks) are read as numbers.
+
+    Parameters
+    ----------
+    horizon_days : int, default 90
+        Label window after each cutoff.
+    active_days : int, default 365
+        A customer is scored when they bought in the ``active_days`` days ending on the cutoff.
+    cutoffs : list of date-like, optional
+        Training cutoffs for ``fit(store)`` (``fit(store, cutoffs=...)`` overrides).
+    calibration : {'isotonic', 'sigmoid'}, default 'isotonic'
+    calibration_cutoffs : int, default 2
+        How many of the latest training cutoffs serve as calibration sets (forward chaining).
+    risk_thresholds : tuple of float, default (0.2, 0.5)
+        ``risk_band`` is 'high' from the second threshold on, 'medium' from the
+        first, else 'low' (absolute probabilities of churning in the horizon).
+    clv, satisfaction : bool, default True
+        Use BTYD and service/satisfaction features when those modules are installed.
+    learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, l2_regularization
+        Passed to :class:`~sklearn.ensemble.HistGradientBoostingClassifier`
+        (early stopping is off: its random validation split would mix cutoffs).
+    max_examples_per_cutoff : int, optional
+        Random sample of customers per training cutoff (large stores).
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    estimator_ : CalibratedClassifierCV
+    feature_names_in_ : numpy.ndarray
+    cutoffs_ : list of datetime.date
+        Training cutoffs (store mode; empty for a plain table).
+    label_window_end_ : datetime.date or None
+        Last day of the last training label window; evaluation must be on or after it.
+    channels_ : list of str
+        Channels whose share is a feature.
+    typical_values_ : dict
+        Typical value per feature, the reference of the reasons.
+    base_rate_ : float
+        Training churn rate.
+    feature_importance_ : pandas.DataFrame
+        Permutation importance from the latest :meth:`evaluate` (absent before).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"tenure": rng.integers(1, 72, 600),
+    ...                   "contract": rng.choice(["monthly", "yearly"], 600)})
+    >>> y = (rng.random(600) < np.where(X["contract"] == "monthly", 0.5, 0.1)).astype(int)
+    >>> model = ChurnModel(max_iter=30).fit(X, y)
+    >>> model.predict_proba(X.head(2)).shape
+    (2, 2)
+
+    On a store: train on past cutoffs, test on a later one, score.
+
+    >>> from crm_analytics import Store, synthetic
+    >>> store = Store(":memory:")
+    >>> for name, frame in synthetic.generate(n_customers=400, seed=1).tables().items():
+    ...     _ = store.load(name, frame)
+    >>> model = ChurnModel(max_iter=10, clv=False, satisfaction=False).fit(
+    ...     store, cutoffs=["2025-03-31", "2025-04-30"], evaluate_at="2025-09-30")
+    >>> model.evaluate(store, "2025-09-30").grade in {"A", "B", "C"}
+    True
+    >>> list(model.predict(store, "2025-09-30").columns[:2])
+    ['churn_probability', 'risk_band']
+    """
+
+    def __init__(
+        self,
+        horizon_days: int = 90,
+        active_days: int = 365,
+        cutoffs: Iterable[Any] | None = None,
+        calibration: str = "isotonic",
+        calibration_cutoffs: int = 2,
+        risk_thresholds: tuple[float, float] = (0.2, 0.5),
+        clv: bool = True,
+        satisfaction: bool = True,
+        learning_rate: float = 0.1,
+        max_iter: int = 150,
+        max_leaf_nodes: int = 7,
+        min_samples_leaf: int = 100,
+        l2_regularization: float = 1.0,
+        max_examples_per_cutoff: int | None = None,
+        random_state: int | None = 0,
+    ):
+        self.horizon_days = horizon_days
+        self.active_days = active_days
+        self.cutoffs = cutoffs
+        self.calibration = calibration
+        self.calibration_cutoffs = calibration_cutoffs
+        self.risk_thresholds = risk_thresholds
+        self.clv = clv
+        self.satisfaction = satisfaction
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.max_examples_per_cutoff = max_examples_per_cutoff
+        self.random_state = random_state
+
+    # -- parameters --------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        def bad(name: str, rule: str) -> InputError:
+            return InputError(
+                f"The {name!r} parameter of ChurnModel must be {rule}. "
+                f"Got {getattr(self, name)!r} instead."
+            )
+
+        def is_int(v: Any) -> bool:
+            return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+        for name in ("horizon_days", "active_days", "calibration_cutoffs", "max_iter",
+                     "max_leaf_nodes", "min_samples_leaf"):
+            low = 2 if name == "max_leaf_nodes" else 1
+            if not is_int(getattr(self, name)) or getattr(self, name) < low:
+                raise bad(name, f"an int in the range [{low}, inf)")
+        if self.calibration not in ("isotonic", "sigmoid"):
+            raise bad("calibration", "a str among {'isotonic', 'sigmoid'}")
+        lr = self.learning_rate
+        if not isinstance(lr, numbers.Real) or isinstance(lr, bool) or not lr > 0:
+            raise bad("learning_rate", "a float in the range (0, inf)")
+        l2 = self.l2_regularization
+        if not isinstance(l2, numbers.Real) or isinstance(l2, bool) or l2 < 0:
+            raise bad("l2_regularization", "a float in the range [0, inf)")
+        th = self.risk_thresholds
+        if (
+            not isinstance(th, (tuple, list))
+            or len(th) != 2
+            or not all(isinstance(v, numbers.Real) for v in th)
+            or not 0 < th[0] < th[1] <= 1
+        ):
+            raise bad("risk_thresholds", "a pair (medium, high) with 0 < medium < high <= 1")
+        m = self.max_examples_per_cutoff
+        if m is not None and (not is_int(m) or m < 1):
+            raise bad("max_examples_per_cutoff", "an int in the range [1, inf) or None")
+        for name in ("clv", "satisfaction"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad(name, "a bool")
+        rs = self.random_state
+        if rs is not None and (not is_int(rs) or rs < 0):
+            raise bad("random_state", "an int in the range [0, inf) or None")
+
+    def _boosting(self, categorical: list[str]) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            # Native categorical splits on the integer codes of _estimator_input.
+            categorical_features=categorical or None,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        cutoffs: Iterable[Any] | None = None,
+        evaluate_at: Any = None,
+    ) -> ChurnModel:
+        """Fit on a store (stacked cutoffs) or on a plain feature table.
+
+        Parameters
+        ----------
+        X : crm_analytics.Store or pandas.DataFrame
+        y : array-like, optional
+            Binary target; required with a table, not allowed with a store.
+        cutoffs : list of date-like, optional
+            Training cutoffs (store mode); overrides the ``cutoffs`` parameter.
+        evaluate_at : date-like, optional
+            The planned evaluation cutoff: every label window (cutoff +
+            ``horizon_days``) must end on or before it.
+
+        Returns
+        -------
+        ChurnModel
+            ``self``.
+        """
+        self._check_params()
+        for name in ("feature_importance_", "evaluation_", "metrics_"):
+            self.__dict__.pop(name, None)
+        if _is_store(X):
+            if y is not None:
+                raise InputError("fit(store, ...) builds its own labels; do not pass y")
+            return self._fit_store(X, cutoffs if cutoffs is not None else self.cutoffs,
+                                   evaluate_at)
+        if cutoffs is not None or evaluate_at is not None:
+            raise InputError("cutoffs and evaluate_at apply to fit(store, ...), not to a table")
+        if y is None:
+            raise InputError("fit(X, y) needs the target y (or pass a Store to build labels)")
+        frame = _as_frame(X)
+        target = np.asarray(y).ravel()
+        if len(target) != len(frame):
+            raise InputError(f"X has {len(frame)} rows but y has {len(target)} values")
+        if pd.isna(pd.Series(target)).any():
+            raise InputError("y has missing values; drop those rows or fill them")
+        self.mode_ = "table"
+        self.cutoffs_ = []
+        self.label_window_end_ = None
+        self.channels_ = []
+        self.uses_clv_ = False
+        self.uses_satisfaction_ = False
+        self._learn_schema(frame)
+        prepared = self._prepare(frame)
+        splitter = StratifiedKFold(n_splits=3, shuffle=True, random_state=self.random_state)
+        self._fit_estimator(prepared, target, splitter)
+        self.typical_values_ = typical_values(prepared)
+        self.recency_rule_ = None
+        self.logistic_ = None
+        self.training_summary_ = pd.DataFrame(
+            {"n_examples": [len(frame)], "churn_rate": [self._positive_rate(target)]}
+        )
+        return self
+
+    def _fit_store(self, store: Any, cutoffs: Iterable[Any] | None, evaluate_at: Any) -> ChurnModel:
+        if cutoffs is None:
+            raise InputError(
+                "fit(store) needs training cutoffs: ChurnModel(cutoffs=[...]) or "
+                "fit(store, cutoffs=[...]); see churn.training_cutoffs()"
+            )
+        dates = sorted({to_date(c, "cutoff") for c in cutoffs})
+        if not dates:
+            raise InputError("fit(store) needs at least one training cutoff")
+        if evaluate_at is not None:
+            limit = to_date(evaluate_at, "evaluate_at")
+            late = [c for c in dates if label_window_end(c, self.horizon_days) > limit]
+            if late:
+                raise InputError(
+                    f"training cutoff {late[0]}: its label window ends on "
+                    f"{label_window_end(late[0], self.horizon_days)}, after evaluate_at {limit}; "
+                    f"a training label may not overlap the evaluation period (use cutoffs on or "
+                    f"before {limit - dt.timedelta(days=self.horizon_days)})"
+                )
+        channels = top_channels(store, dates[-1])
+        frames, targets, groups = [], [], []
+        summary = []
+        build: FeatureBuild | None = None
+        rng = np.random.default_rng(self.random_state)
+        for k, cutoff in enumerate(dates):
+            build = self._features(store, cutoff, channels, require=k > 0, reference=build)
+            labels = build_labels(store, cutoff, horizon_days=self.horizon_days,
+                                  active_days=self.active_days)
+            frame = build.frame
+            if not frame.index.equals(labels.index):
+                raise AssertionError("features and labels cover different customers")
+            if self.max_examples_per_cutoff is not None and len(frame) > self.max_examples_per_cutoff:
+                keep = np.sort(rng.choice(len(frame), self.max_examples_per_cutoff, replace=False))
+                frame, labels = frame.iloc[keep], labels.iloc[keep]
+            frames.append(frame)
+            targets.append(labels.to_numpy())
+            groups.append(np.full(len(frame), k))
+            summary.append((cutoff, len(frame), float(labels.mean()) if len(labels) else np.nan))
+            log.info("cutoff %s: %d examples, churn rate %.3f", cutoff, len(frame), summary[-1][2])
+        assert build is not None
+        X = pd.concat(frames)
+        y = np.concatenate(targets)
+        group = np.concatenate(groups)
+        if len(np.unique(y)) < 2:
+            raise InputError(f"training labels are all {y[0]}; choose other cutoffs")
+        self.mode_ = "store"
+        self.cutoffs_ = dates
+        self.label_window_end_ = label_window_end(dates[-1], self.horizon_days)
+        self.channels_ = list(channels)
+        self.uses_clv_ = build.uses_clv
+        self.uses_satisfaction_ = build.uses_satisfaction
+        self._learn_schema(X)
+        prepared = self._prepare(X)
+        self._fit_estimator(prepared, y, self._time_splits(group, y))
+        latest = group == group.max()
+        self.typical_values_ = typical_values(prepared[latest])
+        self.recency_rule_ = baselines.RecencyRule.fit(X["recency_days"].to_numpy(), y)
+        self.logistic_ = baselines.fit_logistic(
+            prepared, y, [c for c in self.numeric_features_ if c in prepared.columns],
+            list(self.categories_),
+        )
+        self.training_summary_ = pd.DataFrame(
+            summary, columns=["cutoff", "n_examples", "churn_rate"]
+        ).set_index("cutoff")
+        return self
+
+    def _features(
+        self, store: Any, as_of: Any, channels: list[str], *, require: bool,
+        reference: FeatureBuild | None = None,
+    ) -> FeatureBuild:
+        if require and reference is not None:
+            clv, sat = reference.uses_clv, reference.uses_satisfaction
+        elif require:
+            clv, sat = self.uses_clv_, self.uses_satisfaction_
+        else:
+            clv, sat = self.clv, self.satisfaction
+        return _build(
+            store, as_of, horizon_days=self.horizon_days, active_days=self.active_days,
+            clv=clv, satisfaction=sat, channels=channels, require=require,
+        )
+
+    def _time_splits(self, group: np.ndarray, y: np.ndarray) -> Any:
+        n_groups = int(group.max()) + 1
+        if n_groups == 1:
+            log.info("one training cutoff: calibrating on a stratified 3-fold split")
+            return StratifiedKFold(n_splits=3, shuffle=True, random_state=self.random_state)
+        n_cal = min(self.calibration_cutoffs, n_groups - 1)
+        return [
+            (np.flatnonzero(group < k), np.flatnonzero(group == k))
+            for k in range(n_groups - n_cal, n_groups)
+        ]
+
+    def _fit_estimator(self, X: pd.DataFrame, y: np.ndarray, cv: Any) -> None:
+        classes = np.unique(y)
+        if classes.size != 2:
+            raise InputError(f"y must have exactly two classes; found {classes.tolist()}")
+        inputs = self._estimator_input(X)
+        categorical = [c for c in inputs.columns if c in self.categories_]
+        self.estimator_ = CalibratedClassifierCV(
+            self._boosting(categorical), method=self.calibration, cv=cv, ensemble=True
+        ).fit(inputs, y)
+        self.classes_ = self.estimator_.classes_
+        self.base_rate_ = self._positive_rate(y)
+
+    def _positive_rate(self, y: np.ndarray) -> float:
+        positive = np.unique(y)[-1]
+        return float(np.mean(np.asarray(y) == positive))
+
+    # -- table preparation -------------------------------------------------------------------
+    def _learn_schema(self, X: pd.DataFrame) -> None:
+        categories: dict[str, list[str]] = {}
+        numeric: list[str] = []
+        numeric_text: list[str] = []
+        for name in X.columns:
+            col = X[name]
+            if name in CATEGORICAL_FEATURES or not _is_numeric(col):
+                if name not in CATEGORICAL_FEATURES and _is_numeric_text(col):
+                    numeric.append(name)
+                    numeric_text.append(name)
+                    continue
+                counts = col.dropna().astype(str).value_counts()
+                counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+                categories[name] = sorted(counts.index[:MAX_CATEGORIES].tolist())
+            else:
+                numeric.append(name)
+        if numeric_text:
+            log.info("text columns read as numbers (blanks as missing): %s", numeric_text)
+        # A numeric column with no value at all carries no signal (and breaks the binning
+        # of histogram boosting); it stays in the feature list but the estimator skips it.
+        empty = [
+            name for name in numeric
+            if pd.to_numeric(X[name].astype(object), errors="coerce").isna().all()
+        ]
+        if empty:
+            log.info("features without any value in training, not used: %s", empty)
+        self.unused_features_ = empty
+        self.categories_ = categories
+        self.numeric_features_ = numeric
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+
+    def _prepare(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Columns in training order; categories fixed to the training ones; numbers as float."""
+        missing = [str(c) for c in self.feature_names_in_ if c not in X.columns]
+        if missing:
+            raise InputError(f"X lacks feature column(s) {missing} the model was fitted with")
+        unused = set(self.unused_features_)
+        out = {}
+        for name in (str(c) for c in self.feature_names_in_ if c not in unused):
+            col = X[name]
+            if name in self.categories_:
+                dtype = pd.CategoricalDtype(self.categories_[name])
+                # Values unseen in training (or too rare to keep) become missing.
+                text = col.astype("string")
+                text = text.where(text.isin(dtype.categories))
+                out[name] = pd.Series(pd.Categorical(text, dtype=dtype), index=X.index)
+            else:
+                values = col
+                if not _is_numeric(values):
+                    values = values.astype(object).map(_strip_text, na_action="ignore")
+                out[name] = pd.to_numeric(values, errors="coerce").astype("float64")
+        return pd.DataFrame(out, index=X.index)
+
+    def _estimator_input(self, prepared: pd.DataFrame) -> pd.DataFrame:
+        """Categorical columns as integer codes (NaN = missing), the rest unchanged.
+
+        Passing codes with explicit ``categorical_features`` skips the per-value
+        Python encoding that pandas categoricals go through inside the estimator:
+        about a third of the prediction time on large populations.
+        """
+        out = prepared.copy(deep=False)
+        for name in self.categories_:
+            if name in out.columns:
+                codes = out[name].cat.codes.to_numpy(dtype="float64")
+                codes[codes < 0] = np.nan
+                out[name] = codes
+        return out
+
+    def _proba(self, prepared: pd.DataFrame) -> np.ndarray:
+        return self.estimator_.predict_proba(self._estimator_input(prepared))[:, 1]
+
+    # -- prediction --------------------------------------------------------------------------
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities ``[P(not churned), P(churned)]`` of a feature table.
+
+        For a store, use :meth:`predict` (``churn_probability`` column).
+        """
+        check_is_fitted(self, "estimator_")
+        if _is_store(X):
+            raise InputError("predict_proba takes a feature table; use predict(store, as_of)")
+        return self.estimator_.predict_proba(self._estimator_input(self._prepare(_as_frame(X))))
+
+    def predict(self, X: Any, as_of: Any = None, *, reasons: bool = True) -> Any:
+        """Scores of the active customers of a store, or class labels of a table.
+
+        ``predict(store, as_of)`` returns a DataFrame indexed by ``customer_id``
+        (customers active at ``as_of``) with ``churn_probability``, ``risk_band``
+        (see ``risk_thresholds``), ``clv`` and ``revenue_at_risk``
+        (``churn_probability * clv``, the CLV over 365 days at a 10 % annual
+        discount rate from :mod:`crm_analytics.clv`; NaN when that module is not
+        available), ``revenue_at_risk_basis`` ('clv_365d' or 'unavailable') and
+        ``reason_1..3``. ``predict(X)`` on a table returns the predicted class
+        (probability >= 0.5), as scikit-learn classifiers do.
+
+        Parameters
+        ----------
+        X : crm_analytics.Store or pandas.DataFrame
+        as_of : date-like
+            Scoring day (store only); features use data up to that day.
+        reasons : bool, default True
+            Add ``reason_1..3`` (store only). The costliest part on large
+            populations: one pass of the model per relevant feature group
+            (see :mod:`crm_analytics.churn.reasons`).
+
+        Returns
+        -------
+        pandas.DataFrame or numpy.ndarray
+        """
+        check_is_fitted(self, "estimator_")
+        if not _is_store(X):
+            if as_of is not None:
+                raise InputError("as_of applies to predict(store, as_of), not to a table")
+            proba = self.predict_proba(X)[:, 1]
+            return self.classes_[(proba >= 0.5).astype(int)]
+        self._require_store_mode("predict")
+        if as_of is None:
+            raise InputError("predict(store, as_of) needs the scoring date as_of")
+        build = self._features(X, as_of, self.channels_, require=True)
+        self._check_columns(build.frame)
+        prepared = self._prepare(build.frame)
+        proba = self._proba(prepared)
+        out = pd.DataFrame({"churn_probability": proba}, index=build.frame.index)
+        low, high = self.risk_thresholds
+        band = np.where(proba >= high, "high", np.where(proba >= low, "medium", "low"))
+        out["risk_band"] = pd.Categorical(band, categories=list(RISK_BANDS), ordered=True)
+        clv = self._clv_values(build, out.index)
+        out["clv"] = clv
+        out["revenue_at_risk"] = proba * clv
+        out["revenue_at_risk_basis"] = "clv_365d" if np.isfinite(clv).any() else "unavailable"
+        if reasons:
+            why = self._explain_prepared(prepared, build.frame, proba)
+            out = out.join(why[["reason_1", "reason_2", "reason_3"]])
+        return out
+
+    def explain(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Top three reasons per row of a feature table (see :mod:`crm_analytics.churn.reasons`)."""
+        check_is_fitted(self, "estimator_")
+        frame = _as_frame(X)
+        prepared = self._prepare(frame)
+        return self._explain_prepared(prepared, frame, self._proba(prepared))
+
+    def _explain_prepared(
+        self, prepared: pd.DataFrame, raw: pd.DataFrame, proba: np.ndarray
+    ) -> pd.DataFrame:
+        """Reasons for rows already prepared for the estimator.
+
+        Attributions come from the calibrated member trained on the most recent
+        data (the last of the calibration ensemble), at a fraction of the cost
+        of the whole ensemble; the scores themselves use the ensemble.
+        """
+        member = self.estimator_.calibrated_classifiers_[-1]
+
+        def member_proba(frame: pd.DataFrame) -> np.ndarray:
+            return member.predict_proba(self._estimator_input(frame))[:, 1]
+
+        return explain(
+            member_proba, prepared, raw, proba, self.typical_values_,
+            horizon_days=self.horizon_days,
+        )
+
+    def _clv_values(self, build: FeatureBuild, index: pd.Index) -> np.ndarray:
+        model = build.clv_model
+        if model is None or build.rfm is None:
+            return np.full(len(index), np.nan)
+        try:
+            values = model.clv(build.rfm, horizon_days=365, annual_discount_rate=0.1)
+        except Exception as exc:  # revenue at risk is optional; the scores stand alone
+            log.warning("CLV unavailable for revenue at risk: %s", exc)
+            return np.full(len(index), np.nan)
+        if isinstance(values, pd.DataFrame):
+            values = values["clv"] if "clv" in values else values.iloc[:, 0]
+        series = pd.Series(values)
+        series.index = series.index.astype(str)
+        return series.reindex(index).to_numpy(dtype=float)
+
+    def _require_store_mode(self, what: str) -> None:
+        if getattr(self, "mode_", None) != "store":
+            raise InputError(
+                f"{what}(store, as_of) needs a model fitted on a store; this one was fitted "
+                "on a plain table (use predict_proba(X))"
+            )
+
+    def _check_columns(self, frame: pd.DataFrame) -> None:
+        got, want = list(frame.columns), list(self.feature_names_in_)
+        if got != want:
+            raise InputError(
+                f"the feature builder gives {len(got)} columns but the model was fitted on "
+                f"{len(want)}; missing {sorted(set(want) - set(got))}, "
+                f"new {sorted(set(got) - set(want))}"
+            )
+
+    # -- evaluation --------------------------------------------------------------------------
+    def evaluate(self, store: Any, as_of: Any, *, n_repeats: int = 3) -> ChurnEvaluation:
+        """Backtest at ``as_of``: model against the baselines on the active customers.
+
+        ``as_of`` must be on or after the end of the last training label window
+        (:attr:`label_window_end_`), so no training label overlaps the
+        evaluation period. Also sets :attr:`feature_importance_` (permutation
+        importance on this evaluation set, ``n_repeats`` shuffles per feature).
+
+        Returns
+        -------
+        ChurnEvaluation
+        """
+        check_is_fitted(self, "estimator_")
+        self._require_store_mode("evaluate")
+        as_of = to_date(as_of)
+        if as_of < self.label_window_end_:
+            raise InputError(
+                f"evaluate at {as_of}: the model's last training label window ends on "
+                f"{self.label_window_end_}; evaluate on or after that date (time-based "
+                "backtest, no overlap between training labels and the evaluation period)"
+            )
+        build = self._features(store, as_of, self.channels_, require=True)
+        self._check_columns(build.frame)
+        labels = build_labels(store, as_of, horizon_days=self.horizon_days,
+                              active_days=self.active_days)
+        y = labels.reindex(build.frame.index).to_numpy()
+        if len(np.unique(y)) < 2:
+            raise InputError(f"evaluate at {as_of}: every active customer has label {y[0]}")
+        prepared = self._prepare(build.frame)
+        proba = self._proba(prepared)
+
+        predictions = pd.DataFrame({"churned": y}, index=build.frame.index)
+        predictions["model_probability"] = proba
+        predictions["model_score"] = proba
+        notes: list[str] = []
+        rule = self.recency_rule_
+        recency = build.frame["recency_days"].to_numpy(dtype=float)
+        predictions["recency_rule_probability"] = rule.predict_proba(recency)
+        predictions["recency_rule_score"] = recency
+        notes.append(
+            f"recency rule: no purchase in {rule.threshold_days:.0f}+ days (N chosen on training "
+            f"data; churn rate {rule.rate_flagged:.1%} flagged / {rule.rate_other:.1%} other)"
+        )
+        logit = self.logistic_.predict_proba(
+            baselines.logistic_frame(prepared, list(self.categories_))
+        )[:, 1]
+        predictions["logistic_probability"] = logit
+        predictions["logistic_score"] = logit
+        bgnbd = self._bgnbd_baseline(store, as_of, build)
+        if bgnbd is None:
+            notes.append("BG/NBD baseline left out: crm_analytics.clv is not available or its "
+                         "fit failed at this cutoff")
+        else:
+            predictions["bgnbd_probability"], predictions["bgnbd_score"], note = bgnbd
+            notes.append(note)
+
+        names = [c[: -len("_probability")] for c in predictions if c.endswith("_probability")]
+        metrics = pd.DataFrame(
+            {
+                name: classification_metrics(
+                    y, predictions[f"{name}_probability"].to_numpy(),
+                    predictions[f"{name}_score"].to_numpy(),
+                )
+                for name in names
+            }
+        ).T
+        calibration = {
+            name: calibration_table(y, predictions[f"{name}_probability"].to_numpy())
+            for name in names
+        }
+        importance = self._permutation_importance(prepared, y, n_repeats)
+        self.feature_importance_ = importance
+        result = ChurnEvaluation(
+            as_of=as_of,
+            horizon_days=self.horizon_days,
+            training_cutoffs=list(self.cutoffs_),
+            n_customers=len(y),
+            base_rate=float(np.mean(y)),
+            metrics=metrics,
+            calibration=calibration,
+            grade=grade(metrics),
+            predictions=predictions,
+            feature_importance=importance,
+            notes=notes,
+        )
+        self.evaluation_ = result
+        self.metrics_ = metrics
+        log.info("%r", result)
+        return result
+
+    def _bgnbd_baseline(
+        self, store: Any, as_of: dt.date, build: FeatureBuild
+    ) -> tuple[np.ndarray, np.ndarray, str] | None:
+        """(probability, score, note) of the BG/NBD baseline fitted as of ``as_of``."""
+        index = build.frame.index
+        if build.uses_clv and build.clv_model is not None:
+            values, model, rfm = build.frame[["btyd_p_alive", "btyd_expected_purchases"]], \
+                build.clv_model, build.rfm
+        else:
+            found = _btyd_features(store, as_of, self.horizon_days, index, require=False)
+            if found is None or found[1] is None:
+                return None
+            values, model, rfm = found
+        alive = values["btyd_p_alive"].to_numpy(dtype=float)
+        expected = values["btyd_expected_purchases"].to_numpy(dtype=float)
+        params = getattr(model, "params_", None)
+        units = _optional("crm_analytics.clv", "DAYS_PER_UNIT") or {"W": 7.0}
+        days_per_unit = units.get(getattr(model, "time_unit", "W"))
+        if params is not None and {"r", "alpha"} <= set(params.index) and days_per_unit:
+            history = rfm.reindex(index)
+            proba = baselines.bgnbd_churn_probability_exact(
+                alive, history["frequency"], history["T"], r=float(params["r"]),
+                alpha=float(params["alpha"]), horizon=self.horizon_days / days_per_unit,
+            )
+            how = "exact BG/NBD probability of no purchase"
+        else:
+            proba = baselines.bgnbd_churn_probability(alive, expected)
+            how = "Poisson approximation of the probability of no purchase"
+        # Customers the CLV module could not score get the population's mean.
+        proba = np.where(np.isnan(proba), np.nanmean(proba), proba)
+        score = -np.where(np.isnan(expected), np.nanmean(expected), expected)
+        note = (f"BG/NBD fitted on the history up to {as_of}: ranked by expected purchases in "
+                f"{self.horizon_days} days; Brier/log loss from the {how}")
+        return proba, score, note
+
+    def _permutation_importance(
+        self, prepared: pd.DataFrame, y: np.ndarray, n_repeats: int
+    ) -> pd.DataFrame:
+        # A sample keeps the cost bounded on big stores; the ranking is stable well before.
+        max_samples = min(1.0, 10_000 / max(len(y), 1))
+        result = permutation_importance(
+            self.estimator_, self._estimator_input(prepared), y, scoring="roc_auc",
+            n_repeats=n_repeats,
+            random_state=self.random_state, max_samples=max_samples,
+        )
+        table = pd.DataFrame(
+            {"importance_mean": result.importances_mean, "importance_std": result.importances_std},
+            index=pd.Index(prepared.columns, name="feature"),
+        )
+        return table.sort_values("importance_mean", ascending=False)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, path: Any) -> None:
+        """Save to ``path`` (skops format: no code runs on load). See :func:`load`."""
+        from crm_analytics.churn.persistence import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> ChurnModel:
+        """Load a model saved by :meth:`save`; a mismatched file raises ModelFileError."""
+        from crm_analytics.churn.persistence import load_model
+
+        return load_model(path)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
+
+
+def _as_frame(X: Any) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        return X
+    array = np.asarray(X)
+    if array.ndim != 2:
+        raise InputError(f"X must be a 2-d table; got an array of shape {array.shape}")
+    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+
+
+def _is_numeric(col: pd.Series) -> bool:
+    return (
+        pd.api.types.is_numeric_dtype(col)
+        and not pd.api.types.is_bool_dtype(col)
+        and not isinstance(col.dtype, pd.CategoricalDtype)
+    )
+
+
+def _strip_text(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return np.nan if value == "" else value
+    return value
+
+
+def _is_numeric_text(col: pd.Series) -> bool:
+    """True for a text column whose non-blank values are all numbers (e.g. '29.85', ' ')."""
+    if isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(col):
+        return False
+    values = col.dropna().astype(str).str.strip()
+    values = values[values != ""]
+    if values.empty:
+        return False
+    return bool(pd.to_numeric(values, errors="coerce").notna().all())
