@@ -37,9 +37,10 @@ def model_dir(ctx: RunContext) -> Path:
     return Path(ctx.store.path).resolve().parent / "models"
 
 
-def _training_cutoffs(last: dt.date, months: int) -> list[dt.date]:
-    ends = pd.date_range(end=pd.Timestamp(last), periods=months, freq="ME")
-    return [d.date() for d in ends if d.date() <= last]
+def _last_cutoffs(churn: ModuleType, evaluate_at: dt.date, horizon: int, months: int) -> list[dt.date]:
+    """The ``months`` latest month-end cutoffs whose label windows end by ``evaluate_at``."""
+    start = pd.Timestamp(evaluate_at) - pd.Timedelta(days=horizon) - pd.DateOffset(months=months)
+    return churn.training_cutoffs(start, evaluate_at, horizon_days=horizon)[-months:]
 
 
 def churn_model_for_run(ctx: RunContext, churn: ModuleType) -> Any | None:
@@ -66,12 +67,11 @@ def churn_model_for_run(ctx: RunContext, churn: ModuleType) -> Any | None:
             ctx.notes.append(f"churn model {path} is {age} days old; refit")
         except ModelFileError as exc:
             ctx.notes.append(f"saved churn model not usable ({exc}); refit")
-    last_label_end = pd.Timestamp(ctx.as_of) - pd.Timedelta(days=horizon)
-    deploy_cutoffs = _training_cutoffs(last_label_end.date(), cfg.churn_training_months)
-    backtest_at = last_label_end.date()
-    backtest_cutoffs = _training_cutoffs(
-        (pd.Timestamp(backtest_at) - pd.Timedelta(days=horizon)).date(), cfg.churn_training_months
-    )
+    months = cfg.churn_training_months
+    deploy_cutoffs = _last_cutoffs(churn, ctx.as_of, horizon, months)
+    # The back-test evaluates one horizon earlier, where the labels are known.
+    backtest_at = (pd.Timestamp(ctx.as_of) - pd.Timedelta(days=horizon)).date()
+    backtest_cutoffs = _last_cutoffs(churn, backtest_at, horizon, months)
     if len(backtest_cutoffs) < 2:
         ctx.notes.append("churn skipped: less than two months of history before the back-test cutoff")
         return None

@@ -17,13 +17,8 @@
 WITH attrs AS (
     SELECT
         customer_id, region, customer_type, industry, country, created_at,
-        -- The size-band rule of crm_analytics/sql/customer_attributes.sql.
-        CASE
-            WHEN customer_type = 'consumer' THEN 'consumer'
-            WHEN employees IS NULL AND annual_revenue IS NULL THEN 'unknown'
-            WHEN employees >= $large_employees OR annual_revenue >= $large_revenue THEN 'large'
-            ELSE 'small_medium'
-        END AS size_band
+        -- @include sql/size_band.sql
+        AS size_band
     FROM customers
 ),
 tk AS (
