@@ -64,7 +64,8 @@ class RunConfig:
     busy_timeout : float
         Seconds to wait for the store while another process writes it.
     memory_limit : str
-        DuckDB memory limit for the run, e.g. ``2GB`` (empty: DuckDB's default, 80 % of RAM).
+        DuckDB memory limit for the run, e.g. ``2GB`` (empty: the store's default, a
+        quarter of RAM between 1 and 8 GB).
     threads : int
         DuckDB threads for the run (0: all cores).
     steps : list of str
@@ -225,6 +226,6 @@ min_n = 30
 keep_runs = 30
 dashboard_dir = ""            # set to publish dashboards after every run
 busy_timeout = 300
-memory_limit = ""             # e.g. "2GB"; empty: DuckDB's default (80 % of RAM)
+memory_limit = ""             # e.g. "2GB"; empty: a quarter of RAM, 1-8 GB
 threads = 0                   # 0: all cores
 """

@@ -15,8 +15,6 @@ from crm_analytics.store import Store
 
 log = logging.getLogger(__name__)
 
-TABLE_ORDER = ("customers", "transactions", "tickets", "survey_responses")
-
 
 def run_demo(directory: str | Path = "demo_output", *, n_customers: int = 5000, seed: int = 0,
              dirty_fraction: float = 0.02) -> dict[str, Path]:
@@ -35,8 +33,7 @@ def run_demo(directory: str | Path = "demo_output", *, n_customers: int = 5000, 
     db = out / "crm.duckdb"
     print(f"1. generated {n_customers:,} customers (with {dirty_fraction:.0%} defects) in {data_dir}")
     with Store(db) as store:
-        for table in TABLE_ORDER:
-            report = store.load(table, data_dir / f"{table}.csv")
+        for table, report in store.load_all(data_dir).items():
             print(f"2. loaded {table}: read {report.rows_read:,} = loaded {report.rows_loaded:,} "
                   f"+ rejected {report.rows_rejected:,} + duplicate {report.rows_duplicate:,}")
     result = run_batch(db)

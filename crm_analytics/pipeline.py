@@ -398,8 +398,7 @@ def run_batch(
     >>> from crm_analytics import Store, synthetic
     >>> store = Store(":memory:")
     >>> data = synthetic.generate(n_customers=300, seed=1)
-    >>> for name, frame in data.tables().items():
-    ...     _ = store.load(name, frame)
+    >>> _ = store.load_all(data.tables())
     >>> result = run_batch(store, config={"steps": ["inputs", "attributes"]})
     >>> result.status, result.customers
     ('succeeded', 300)

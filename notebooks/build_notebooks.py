@@ -139,8 +139,7 @@ comparable customers (same size band and industry) and a revenue-potential code
 A–D — the code sales used to decide whom to approach."""),
     ("code", """demo = crm.Store(":memory:")
 data = synthetic.generate(n_customers=3000, seed=2)
-for name, frame in data.tables().items():
-    demo.load(name, frame)
+demo.load_all(data.tables())
 potential = clv.revenue_potential(demo, "2025-12-31")
 potential.groupby("revenue_potential_code")[["clv", "headroom", "revenue_potential"]].mean().round(0)"""),
     ("code", """potential.sort_values("revenue_potential", ascending=False).head(10)"""),
@@ -162,8 +161,7 @@ from crm_analytics import churn, synthetic
 
 store = crm.Store(":memory:")
 data = synthetic.generate(n_customers=4000, seed=3)
-for name, frame in data.tables().items():
-    store.load(name, frame)"""),
+store.load_all(data.tables())"""),
     ("code", """features = churn.build_features(store, "2025-03-31")
 features.iloc[:5, :12]"""),
     ("code", """labels = churn.build_labels(store, "2025-03-31")
@@ -230,8 +228,7 @@ workdir = Path(tempfile.mkdtemp())
 db = workdir / "crm.duckdb"
 data = synthetic.generate(n_customers=3000, seed=4)
 with crm.Store(db) as store:
-    for name, frame in data.tables().items():
-        store.load(name, frame)
+    store.load_all(data.tables())
 run = crm.run_batch(db, config={"model_dir": str(workdir / "models")})
 scores = crm.latest_scores(db)
 run"""),
@@ -279,12 +276,12 @@ from crm_analytics import synthetic
 
 store = crm.Store(":memory:")
 data = synthetic.generate(n_customers=5000, seed=5)
-for name, frame in data.tables().items():
-    store.load(name, frame)"""),
+store.load_all(data.tables())"""),
     ("code", """sat.nps(store, by="region")"""),
     ("code", """by_quarter = sat.nps(store, period="quarter")
 sat.plot_nps_trend(by_quarter, "quarter")"""),
-    ("code", """sat.nps_change(store, before=("2024-01-01", "2024-06-30"), after=("2025-01-01", "2025-06-30"))"""),
+    ("code", """sat.nps_change(store, before=("2024-01-01", "2024-06-30"),
+               after=("2025-01-01", "2025-06-30"))"""),
     ("md", """## The satisfaction index (ECSI model, PLS path modelling)"""),
     ("code", """index = sat.fit_index(store, by="customer_type")
 index.summary()"""),

@@ -53,8 +53,7 @@ def published(tmp_path_factory):
     db = folder / "crm.duckdb"
     data = synthetic.generate(n_customers=1500, seed=5)
     with Store(db) as store:
-        for name, frame in data.tables().items():
-            store.load(name, frame)
+        store.load_all(data.tables())
     first = crm.run_batch(db, as_of="2025-10-31", config={"model_dir": str(folder / "models")})
     second = crm.run_batch(db, config={"model_dir": str(folder / "models")})
     out = folder / "site"

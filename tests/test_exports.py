@@ -233,8 +233,7 @@ def synthetic_store():
     data = synthetic.generate(n_customers=1500, seed=11,
                               params={"shared_contact_rate": 0.06, "marketing_opt_in_rate": 0.7})
     store = Store(":memory:")
-    for name, frame in data.tables().items():
-        store.load(name, frame)
+    store.load_all(data.tables())
     attrs = customer_attributes(store, "2025-05-31")
     rng = np.random.default_rng(0)
     scores = pd.DataFrame({

@@ -33,8 +33,7 @@ def data():
 def db(tmp_path, data) -> Path:
     path = tmp_path / "crm.duckdb"
     with Store(path) as store:
-        for name, frame in data.tables().items():
-            store.load(name, frame)
+        store.load_all(data.tables())
     return path
 
 

@@ -428,3 +428,20 @@ def test_memory_limit_and_threads_options(monkeypatch):
         Store(":memory:", memory_limit="1GB'; DROP TABLE customers; --")
     with pytest.raises(InputError, match="at least 1"):
         Store(":memory:", threads=0)
+
+
+def test_load_all_from_a_folder_in_dependency_order(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    # transactions sorted first by name, but customers must load first to avoid rejects
+    (folder / "transactions.csv").write_text(
+        "transaction_id,customer_id,transaction_date,amount\nT1,C1,2024-01-01,5\n")
+    (folder / "customers.csv").write_text("customer_id\nC1\n")
+    with Store(":memory:") as s:
+        reports = s.load_all(folder)
+        assert list(reports) == ["customers", "transactions"]
+        assert reports["transactions"].rows_loaded == 1 and reports["transactions"].rows_rejected == 0
+        with pytest.raises(InputError, match="no customers.csv"):
+            s.load_all(tmp_path)
+        with pytest.raises(InputError, match="unknown table"):
+            s.load_all({"orders": folder / "transactions.csv"})

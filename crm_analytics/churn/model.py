@@ -150,8 +150,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     >>> from crm_analytics import Store, synthetic
     >>> store = Store(":memory:")
-    >>> for name, frame in synthetic.generate(n_customers=400, seed=1).tables().items():
-    ...     _ = store.load(name, frame)
+    >>> _ = store.load_all(synthetic.generate(n_customers=400, seed=1).tables())
     >>> model = ChurnModel(max_iter=10, clv=False, satisfaction=False).fit(
     ...     store, cutoffs=["2025-03-31", "2025-04-30"], evaluate_at="2025-09-30")
     >>> model.evaluate(store, "2025-09-30").grade in {"A", "B", "C"}

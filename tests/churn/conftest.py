@@ -17,9 +17,7 @@ SYNTHETIC_CUTOFFS = churn.training_cutoffs("2024-06-30", SYNTHETIC_EVALUATE_AT, 
 def load_store(tables: dict[str, pd.DataFrame], path: str = ":memory:") -> Store:
     """A store holding ``tables`` (contract names, loaded in dependency order)."""
     store = Store(path)
-    for name in ("customers", "transactions", "tickets", "survey_responses"):
-        if name in tables:
-            store.load(name, tables[name])
+    store.load_all(tables)
     return store
 
 

@@ -13,9 +13,7 @@ from crm_analytics.store import Store
 def load_store(tables: dict[str, pd.DataFrame]) -> Store:
     """A fresh in-memory store holding ``tables`` (contract names, loaded in order)."""
     store = Store(":memory:")
-    for name in ("customers", "transactions", "tickets", "survey_responses"):
-        if name in tables:
-            store.load(name, tables[name])
+    store.load_all(tables)
     return store
 
 

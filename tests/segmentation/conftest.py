@@ -16,7 +16,6 @@ def synth():
     """3000 customers with planted needs groups, loaded into an in-memory store."""
     data = synthetic.generate(n_customers=3000, seed=7)
     store = Store(":memory:")
-    for name, frame in data.tables().items():
-        store.load(name, frame)
+    store.load_all(data.tables())
     yield data, store
     store.close()
