@@ -368,7 +368,13 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``crm-analytics``; returns the exit code."""
+    """Entry point of ``crm-analytics``; returns the exit code.
+
+    Examples
+    --------
+    >>> main(["load", "customers", "/nonexistent/customers.csv", "--db", ":memory:"])
+    2
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args)

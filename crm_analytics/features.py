@@ -24,6 +24,11 @@ class SizeThresholds:
 
     The defaults follow the EU definition of an SME (fewer than 250 employees,
     turnover up to EUR 50 million): anything above either bound is large.
+
+    Examples
+    --------
+    >>> size_band("business", 300, None, SizeThresholds(large_employees=500))
+    'small_medium'
     """
 
     large_employees: int = 250

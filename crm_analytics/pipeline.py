@@ -341,7 +341,18 @@ def _writer_for(store: Store, busy_timeout: float) -> Iterator[Store]:
 
 
 def default_as_of(store: Store) -> dt.date:
-    """The latest transaction date in the store, never later than today."""
+    """The latest transaction date in the store, never later than today.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_analytics import Store
+    >>> store = Store(":memory:")
+    >>> _ = store.load("transactions", pd.DataFrame({"transaction_id": ["T1"], "customer_id": ["C1"],
+    ...     "transaction_date": ["2024-05-31 18:00"], "amount": [9.5]}), unknown_customers="create")
+    >>> default_as_of(store)
+    datetime.date(2024, 5, 31)
+    """
     last = store.sql("SELECT max(transaction_date) AS last FROM transactions")["last"].iloc[0]
     today = dt.date.today()
     if last is None or pd.isna(last):
@@ -523,7 +534,17 @@ def runs(store: Store | str | os.PathLike, *, limit: int = 50) -> pd.DataFrame:
 
 
 def latest_run_id(store: Store, as_of: Any = None) -> str:
-    """The id of the newest successful run (for ``as_of`` if given)."""
+    """The id of the newest successful run (for ``as_of`` if given).
+
+    Examples
+    --------
+    >>> from crm_analytics import Store, run_batch, synthetic
+    >>> store = Store(":memory:")
+    >>> _ = store.load_all(synthetic.generate(n_customers=200, seed=1).tables())
+    >>> run = run_batch(store, config={"steps": ["inputs", "attributes"]})
+    >>> latest_run_id(store) == run.run_id
+    True
+    """
     if "runs" not in store.tables():
         raise InputError(f"{store.path}: no scoring run yet; run `crm-analytics score` first")
     params = {"as_of": None if as_of is None else to_date(as_of)}
@@ -543,6 +564,18 @@ def latest_scores(store: Store | str | os.PathLike, *, run_id: str | None = None
 
     Safe to call from another process while a run is writing: with a read-only
     store it waits for the run's final transaction and then sees all of it.
+
+    Examples
+    --------
+    >>> from crm_analytics import Store, run_batch, synthetic
+    >>> store = Store(":memory:")
+    >>> _ = store.load_all(synthetic.generate(n_customers=200, seed=1).tables())
+    >>> run = run_batch(store, config={"steps": ["inputs", "attributes"]})
+    >>> scores = latest_scores(store)
+    >>> len(scores), scores.attrs["run_id"] == run.run_id
+    (200, True)
+    >>> "size_band" in scores.columns
+    True
     """
     s, own = _as_store(store)
     try:
@@ -563,7 +596,20 @@ def latest_scores(store: Store | str | os.PathLike, *, run_id: str | None = None
 
 
 def run_results(store: Store | str | os.PathLike, run_id: str | None = None) -> dict[str, pd.DataFrame]:
-    """The aggregate result tables of a run (what the dashboards show), by name."""
+    """The aggregate result tables of a run (what the dashboards show), by name.
+
+    ``"_run"`` holds the run's row of ``runs``.
+
+    Examples
+    --------
+    >>> from crm_analytics import Store, run_batch, synthetic
+    >>> store = Store(":memory:")
+    >>> _ = store.load_all(synthetic.generate(n_customers=200, seed=1).tables())
+    >>> run = run_batch(store, config={"steps": ["inputs", "attributes"]})
+    >>> results = run_results(store)
+    >>> int(results["overview"]["customers"].iloc[0]), results["_run"]["status"].iloc[0]
+    (200, 'succeeded')
+    """
     s, own = _as_store(store)
     try:
         with s.session():

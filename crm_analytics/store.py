@@ -119,7 +119,14 @@ def _check_threads(value: Any) -> int | None:
 
 
 def default_path() -> str:
-    """The store path used when none is given: ``$CRM_ANALYTICS_DB`` or ``./crm.duckdb``."""
+    """The store path used when none is given: ``$CRM_ANALYTICS_DB`` or ``./crm.duckdb``.
+
+    Examples
+    --------
+    >>> import os
+    >>> default_path() == os.environ.get("CRM_ANALYTICS_DB", "crm.duckdb")
+    True
+    """
     return os.environ.get(ENV_PATH) or DEFAULT_PATH
 
 

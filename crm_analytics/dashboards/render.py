@@ -432,6 +432,18 @@ def write_dashboards(store: Store | str | os.PathLike, out_dir: str | os.PathLik
 
     Files are written beside their final names and renamed into place, so a
     reader never sees a half-written page. Returns the path of ``index.html``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from crm_analytics import Store, run_batch, synthetic
+    >>> store = Store(":memory:")
+    >>> _ = store.load_all(synthetic.generate(n_customers=200, seed=1).tables())
+    >>> _ = run_batch(store, config={"steps": ["inputs", "attributes"]})
+    >>> index = write_dashboards(store, tempfile.mkdtemp())
+    >>> sorted(p.name for p in index.parent.iterdir())  # doctest: +NORMALIZE_WHITESPACE
+    ['churn.html', 'index.html', 'plotly.min.js', 'satisfaction.html', 'segments.html',
+     'value.html']
     """
     own = not isinstance(store, Store)
     s = Store(store, read_only=True) if own else store

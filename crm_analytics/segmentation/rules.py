@@ -677,7 +677,16 @@ def define_segment(
 
 
 def delete_segment(store: Any, name: str) -> bool:
-    """Delete a custom segment; True if it existed."""
+    """Delete a custom segment; True if it existed.
+
+    Examples
+    --------
+    >>> from crm_analytics import Store
+    >>> store = Store(":memory:")
+    >>> _ = define_segment(store, "Big spenders", "clv in top 10%")
+    >>> delete_segment(store, "Big spenders"), delete_segment(store, "Big spenders")
+    (True, False)
+    """
     check_segment_name(name)
     if not store.has_table(TABLE):
         return False
@@ -691,6 +700,14 @@ def list_segments(store: Any) -> pd.DataFrame:
 
     Built-in segments (``size:``, ``needs:``, ``rfm:``, ``value:``, ``risk:``) need
     no definition and are not listed.
+
+    Examples
+    --------
+    >>> from crm_analytics import Store
+    >>> store = Store(":memory:")
+    >>> _ = define_segment(store, "EMEA at risk", "risk_band = 'high' and region = 'EMEA'")
+    >>> list_segments(store)[["name", "rule"]].to_dict("records")
+    [{'name': 'EMEA at risk', 'rule': "risk_band = 'high' and region = 'EMEA'"}]
     """
     columns = ["name", "rule", "description", "created_at", "updated_at"]
     if not store.has_table(TABLE):
@@ -699,7 +716,14 @@ def list_segments(store: Any) -> pd.DataFrame:
 
 
 def get_segment(store: Any, name: str) -> SegmentDefinition:
-    """The definition of a custom or built-in segment (raises if unknown)."""
+    """The definition of a custom or built-in segment (raises if unknown).
+
+    Examples
+    --------
+    >>> from crm_analytics import Store
+    >>> get_segment(Store(":memory:"), "rfm:Champions").description
+    'built-in rfm segment'
+    """
     if not isinstance(name, str):
         raise RuleError(f"a segment name must be text. Got {type(name).__name__} instead.")
     builtin = _builtin(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -14,7 +15,20 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from crm_analytics import churn
 from crm_analytics.store import Store
 
-TELCO = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "telco_customer_churn.csv"
+
+def _telco_path() -> Path:
+    """The shared reference data: $CRM_ANALYTICS_DATASETS, next to the repository, or /work/shared."""
+    name = "telco_customer_churn.csv"
+    folders = [os.environ.get("CRM_ANALYTICS_DATASETS", ""),
+               Path(__file__).resolve().parents[2].parent / "shared" / "datasets",
+               "/work/shared/datasets"]
+    for folder in folders:
+        if folder and (Path(folder) / name).is_file():
+            return Path(folder) / name
+    return Path(folders[1]) / name
+
+
+TELCO = _telco_path()
 
 
 def _cdnow_store() -> Store:
@@ -50,7 +64,7 @@ def test_cdnow_beats_bgnbd_and_the_recency_rule():
 
 
 @pytest.mark.skipif(not TELCO.is_file(), reason=f"Telco data not found at {TELCO} "
-                    "(the shared datasets folder next to the repository)")
+                    "(set CRM_ANALYTICS_DATASETS to the folder holding it)")
 def test_telco_cross_validated_auc():
     data = pd.read_csv(TELCO)
     y = (data.pop("Churn") == "Yes").astype(int)
