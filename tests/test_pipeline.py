@@ -205,3 +205,17 @@ def test_example_config_file_is_current_and_valid():
     loaded = load_config(path, environ={})
     defaults = RunConfig()
     assert loaded.to_dict() == defaults.to_dict()
+
+
+@pytest.mark.slow
+def test_full_runs_are_deterministic_even_when_the_model_is_refit(db, tmp_path):
+    config = {"model_dir": str(tmp_path / "models"), "retrain": True}
+    first = crm.run_batch(db, config=config)
+    second = crm.run_batch(db, config=config)
+    a = crm.latest_scores(db, run_id=first.run_id)
+    b = crm.latest_scores(db, run_id=second.run_id)
+    assert {"clv", "churn_probability", "needs_segment", "rfm_segment", "latest_nps"} <= set(a.columns)
+    pd.testing.assert_frame_equal(a, b)
+    ra, rb = crm.run_results(db, first.run_id), crm.run_results(db, second.run_id)
+    for name in ("overview", "churn_evaluation", "profile_needs_segment_name", "nps_by_month"):
+        pd.testing.assert_frame_equal(ra[name], rb[name])
