@@ -172,3 +172,19 @@ def test_scores_frame_is_sane(published):
     scores = crm.latest_scores(published["db"])
     assert scores.index.is_unique
     assert isinstance(scores, pd.DataFrame)
+
+
+def test_customer_text_is_escaped_in_pages():
+    from crm_analytics.dashboards import build_pages
+
+    hostile = "<img src=x onerror=alert(1)>"
+    scores = pd.DataFrame({
+        "name": [hostile, "Ann"], "churn_probability": [0.9, 0.1], "risk_band": ["high", "low"],
+        "revenue_at_risk": [100.0, 1.0], "reason_1": ["</script><script>alert(2)</script>", "x"],
+        "size_band": ["large", "consumer"], "revenue_potential": [5.0, 1.0],
+        "revenue_potential_code": ["A", "D"], "clv": [10.0, 2.0],
+    }, index=pd.Index(["C1", "C2"], name="customer_id"))
+    pages = build_pages(scores, {}, {"run_id": "r1", "as_of": "2025-01-01", "finished_at": "now"})
+    for text in pages.values():
+        assert hostile not in text and "<script>alert(2)" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in pages["churn.html"]
