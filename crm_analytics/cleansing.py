@@ -84,6 +84,10 @@ def typed(column: Column, clean: str) -> str:
         return f"CASE lower({clean}) {whens} END"
     if kind == "number":
         return f"CASE WHEN isfinite(TRY_CAST({clean} AS DOUBLE)) THEN TRY_CAST({clean} AS DOUBLE) END"
+    if kind == "money":
+        # Rounded to 4 decimals; beyond DECIMAL(18, 4)'s range it is not a usable amount.
+        d = f"TRY_CAST({clean} AS DOUBLE)"
+        return f"CASE WHEN isfinite({d}) THEN TRY_CAST({d} AS DECIMAL(18, 4)) END"
     if kind == "int":
         d = f"TRY_CAST({clean} AS DOUBLE)"
         return f"CASE WHEN isfinite({d}) AND {d} = trunc({d}) THEN CAST({d} AS BIGINT) END"
@@ -106,6 +110,10 @@ def invalid_message(column: Column, raw: str) -> tuple[str, str]:
     name = column.name
     messages = {
         "number": ("bad_number", f"{lit(name + ' ')} || {shown} || ' is not a number'"),
+        "money": (
+            "bad_number",
+            f"{lit(name + ' ')} || {shown} || ' is not an amount (a number below 10^14)'",
+        ),
         "int": ("bad_integer", f"{lit(name + ' ')} || {shown} || ' is not a whole number'"),
         "timestamp": (
             "bad_date",

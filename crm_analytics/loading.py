@@ -40,7 +40,7 @@ from crm_analytics.sources import Source
 
 log = logging.getLogger(__name__)
 
-CONVERTED_KINDS = ("number", "int", "timestamp", "bool", "category")
+CONVERTED_KINDS = ("number", "money", "int", "timestamp", "bool", "category")
 # Lines DuckDB could not split: they have no columns to re-validate.
 STRUCTURAL_CODES = ("malformed_row", "bad_encoding")
 

@@ -14,6 +14,9 @@ Column kinds
 ``category``  text with an allowed set of values (after normalisation)
 ``int``       whole number (``'3.0'`` accepted, ``'1.5'`` rejected)
 ``number``    finite real number
+``money``     amount of money, stored exactly as DECIMAL(18, 4): sums of money do
+              not depend on the order parallel threads add them in, so the same
+              data always give the same totals (and the same scores)
 ``timestamp`` date or date-time; offsets converted to UTC; never in the future
 ``bool``      yes/no/true/false/y/n/t/f/1/0 (any case)
 """
@@ -68,6 +71,7 @@ class Column:
             "category": "VARCHAR",
             "int": "BIGINT",
             "number": "DOUBLE",
+            "money": "DECIMAL(18, 4)",
             "timestamp": "TIMESTAMP",
             "bool": "BOOLEAN",
         }[self.kind]
@@ -142,7 +146,7 @@ TRANSACTIONS = Table(
         Column("transaction_id", "id", required=True),
         Column("customer_id", "id", required=True),
         Column("transaction_date", "timestamp", required=True),
-        Column("amount", "number", required=True),
+        Column("amount", "money", required=True),
         Column("quantity", "int", nonnegative=True),
         Column("product_category", "text"),
         Column("channel", "text"),

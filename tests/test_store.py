@@ -76,7 +76,7 @@ def test_canonical_tables_have_contract_columns_and_types(store):
         "product_category", "channel",
     ]
     assert cols["data_type"].tolist() == [
-        "VARCHAR", "VARCHAR", "TIMESTAMP", "DOUBLE", "BIGINT", "VARCHAR", "VARCHAR",
+        "VARCHAR", "VARCHAR", "TIMESTAMP", "DECIMAL(18,4)", "BIGINT", "VARCHAR", "VARCHAR",
     ]
 
 
@@ -109,7 +109,7 @@ def test_row_problems_are_quarantined_with_reason_and_line(loaded):
     }
     assert rej["reason_code"].to_dict() == expected
     assert set(rej["source"]) == {str(tmp / "tx.csv")}
-    assert rej.loc[3, "reason"] == "amount 'abc' is not a number"
+    assert rej.loc[3, "reason"] == "amount 'abc' is not an amount (a number below 10^14)"
     assert json.loads(rej.loc[3, "raw"])["amount"] == "abc"
     assert "extra" in json.loads(rej.loc[4, "raw"])["line"]
     assert rej.loc[9, "kind"] == "duplicate"

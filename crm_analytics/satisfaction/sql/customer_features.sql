@@ -48,6 +48,11 @@ tk AS (
         CASE WHEN resolved_at < $cutoff
             THEN EXTRACT(EPOCH FROM (resolved_at - opened_at)) / 3600.0
         END AS resolution_hours,
+        -- Whole seconds: their average is exact, so features do not depend on the
+        -- order in which parallel threads add them up.
+        CASE WHEN resolved_at < $cutoff
+            THEN CAST(EXTRACT(EPOCH FROM (resolved_at - opened_at)) AS BIGINT)
+        END AS resolution_seconds,
         EXTRACT(EPOCH FROM ($cutoff - opened_at)) / 3600.0 AS hours_open_at_cutoff
     FROM tickets
     WHERE opened_at < $cutoff
@@ -75,7 +80,7 @@ tickets_agg AS (
         sum(CASE WHEN resolved_at IS NULL THEN 1 ELSE 0 END) AS open_tickets,
         sum(overdue + resolved_late * resolved_90d) AS sla_breaches_90d,
         sum(overdue + resolved_late * resolved_365d) AS sla_breaches_365d,
-        avg(CASE WHEN resolved_365d = 1 THEN resolution_hours END)
+        avg(CASE WHEN resolved_365d = 1 THEN resolution_seconds END) / 3600.0
             AS mean_resolution_hours_365d,
         sum(CASE WHEN reopened THEN resolved_365d ELSE 0 END) AS reopened_365d
     FROM tk_flags

@@ -20,7 +20,9 @@ WITH answers AS (
 resolved AS (
     SELECT
         a.response_id, t.ticket_id, t.resolved_at, t.sla_hours,
-        EXTRACT(EPOCH FROM (t.resolved_at - t.opened_at)) / 3600.0 AS resolution_hours
+        EXTRACT(EPOCH FROM (t.resolved_at - t.opened_at)) / 3600.0 AS resolution_hours,
+        -- Whole seconds average exactly, whatever order parallel threads add them in.
+        CAST(EXTRACT(EPOCH FROM (t.resolved_at - t.opened_at)) AS BIGINT) AS resolution_seconds
     FROM answers AS a
     JOIN tickets AS t ON t.customer_id = a.customer_id
         AND t.resolved_at >= a.window_start AND t.resolved_at < a.responded_at
@@ -38,7 +40,7 @@ per_answer AS (
         response_id,
         count(*) AS tickets_resolved,
         sum(CASE WHEN resolution_hours > sla_hours THEN 1 ELSE 0 END) AS sla_breaches,
-        avg(resolution_hours) AS mean_resolution_hours,
+        avg(resolution_seconds) / 3600.0 AS mean_resolution_hours,
         max(CASE WHEN recency = 1 AND resolution_hours > sla_hours THEN 1 ELSE 0 END)
             AS last_ticket_breached,
         max(CASE WHEN recency = 1 THEN resolution_hours END) AS last_resolution_hours
