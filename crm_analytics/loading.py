@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import numpy as np
+import pandas as pd
 
 from crm_analytics.cleansing import (
     DEFAULT_DATE_FORMATS,
@@ -275,6 +277,12 @@ class Loader:
         # The position column is explicit so that source rows are exact.
         view = frame.set_axis(found, axis=1).reset_index(drop=True)
         view = view.assign(__crm_pos=range(len(view)))
+        for canonical, col in mapping.items():
+            # pandas turns an id column with gaps into floats (101 -> 101.0); the id is 101.
+            if self.table.column(canonical).kind == "id" and pd.api.types.is_float_dtype(view[col]):
+                values = view[col].dropna()
+                if np.isfinite(values).all() and (values == np.floor(values)).all():
+                    view[col] = view[col].astype("Int64")
         select, params = self._select_list(mapping)
         self.con.register("_crm_frame", view)
         try:

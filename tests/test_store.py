@@ -445,3 +445,23 @@ def test_load_all_from_a_folder_in_dependency_order(tmp_path):
             s.load_all(tmp_path)
         with pytest.raises(InputError, match="unknown table"):
             s.load_all({"orders": folder / "transactions.csv"})
+
+
+def test_float_ids_from_pandas_gaps_are_whole_numbers(store):
+    frame = pd.DataFrame({"customer_id": [101.0, 102.0, np.nan], "name": ["a", "b", "c"]})
+    rep = store.load("customers", frame)
+    assert (rep.rows_loaded, rep.rows_rejected) == (2, 1)
+    assert store.table("customers")["customer_id"].tolist() == ["101", "102"]
+    tx = pd.DataFrame({"transaction_id": [1, 2], "customer_id": [101, 102],
+                       "transaction_date": ["2024-01-01"] * 2, "amount": [1.5, 2]})
+    assert store.load("transactions", tx).rows_loaded == 2   # int ids match the same customers
+
+
+def test_bom_z_suffix_and_offsets(store, tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffcustomer_id,created_at\r\nC1,2024-01-01T10:00:00Z\r\n"
+                     "C2,2024-01-02T10:00:00.5+05:30\r\n".encode())
+    assert store.load("customers", path).rows_loaded == 2
+    created = store.table("customers").set_index("customer_id")["created_at"]
+    assert created["C1"] == pd.Timestamp("2024-01-01 10:00:00")
+    assert created["C2"] == pd.Timestamp("2024-01-02 04:30:00.5")
