@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -349,7 +350,7 @@ def std_errors_from_log_covariance(params: np.ndarray, cov_log: np.ndarray | Non
 # --------------------------------------------------------------------------- purchase models
 
 
-class PurchaseModel:
+class PurchaseModel(ABC):
     """Base of the purchase-count models (BG/NBD, MBG/NBD, Pareto/NBD).
 
     A purchase model holds population parameters (literature names, time in the
@@ -440,7 +441,8 @@ class PurchaseModel:
 
     @classmethod
     def _objective(cls, log_params: np.ndarray, penalizer: float, data: tuple) -> float:
-        raise NotImplementedError
+        # Only used by models without an analytic gradient (_value_and_gradient).
+        raise TypeError(f"{cls.__name__} defines neither _value_and_gradient nor _objective")
 
     @classmethod
     def _value_and_gradient(
@@ -462,8 +464,9 @@ class PurchaseModel:
         ]
 
     # -- predictions on arrays -----------------------------------------------------------
+    @abstractmethod
     def _make_fitter(self) -> Any:
-        raise NotImplementedError
+        """The lifetimes fitter whose prediction equations this model uses."""
 
     @property
     def _fitter(self) -> Any:
@@ -474,11 +477,11 @@ class PurchaseModel:
             self._fitter_cache = fitter
         return self._fitter_cache
 
+    @abstractmethod
     def conditional_expected_purchases(
         self, t: float | np.ndarray, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
     ) -> np.ndarray:
         """E[X(T, T + t) | x, t_x, T]: expected repeat purchases in the next ``t`` time units."""
-        raise NotImplementedError
 
     def iter_conditional_expected_purchases(
         self, ts: Any, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
@@ -487,12 +490,12 @@ class PurchaseModel:
         for t in ts:
             yield self.conditional_expected_purchases(t, frequency, recency, T)
 
+    @abstractmethod
     def conditional_probability_alive(
         self, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
     ) -> np.ndarray:
         """P(alive at T | x, t_x, T)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def expected_purchases_new_customer(self, t: float | np.ndarray) -> np.ndarray:
         """E[X(t)]: expected repeat purchases within ``t`` of a new customer's first purchase."""
-        raise NotImplementedError
