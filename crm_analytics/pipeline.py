@@ -504,10 +504,21 @@ def _now() -> dt.datetime:
 
 
 # -- reading results --------------------------------------------------------------------------
-def _as_store(store: Store | str | os.PathLike) -> tuple[Store, bool]:
-    if isinstance(store, Store):
-        return store, False
-    return Store(store, read_only=True), True
+@contextlib.contextmanager
+def reading(store: Store | str | os.PathLike) -> Iterator[Store]:
+    """A store to read from for a block of queries: the one given, or the file opened read-only.
+
+    A path is opened read-only (per query retries while a run writes) and closed
+    afterwards; within the block one connection is held.
+    """
+    own = not isinstance(store, Store)
+    s = Store(store, read_only=True) if own else store
+    try:
+        with s.session():
+            yield s
+    finally:
+        if own:
+            s.close()
 
 
 def runs(store: Store | str | os.PathLike, *, limit: int = 50) -> pd.DataFrame:
@@ -519,8 +530,7 @@ def runs(store: Store | str | os.PathLike, *, limit: int = 50) -> pd.DataFrame:
     >>> runs(Store(":memory:")).columns[:4].tolist()
     ['run_id', 'as_of', 'status', 'started_at']
     """
-    s, own = _as_store(store)
-    try:
+    with reading(store) as s:
         if "runs" not in s.tables():
             return pd.DataFrame(columns=["run_id", "as_of", "status", "started_at", "finished_at",
                                          "customers", "message"])
@@ -528,9 +538,6 @@ def runs(store: Store | str | os.PathLike, *, limit: int = 50) -> pd.DataFrame:
             "SELECT run_id, as_of, status, started_at, finished_at, customers, message, "
             "step_seconds, metrics FROM runs ORDER BY finished_at DESC LIMIT ?", [int(limit)],
         )
-    finally:
-        if own:
-            s.close()
 
 
 def latest_run_id(store: Store, as_of: Any = None) -> str:
@@ -577,16 +584,11 @@ def latest_scores(store: Store | str | os.PathLike, *, run_id: str | None = None
     >>> "size_band" in scores.columns
     True
     """
-    s, own = _as_store(store)
-    try:
-        with s.session():
-            rid = run_id or latest_run_id(s, as_of)
-            frame = s.sql("SELECT * FROM customer_scores WHERE run_id = ? ORDER BY customer_id", [rid])
-            meta = s.sql("SELECT as_of FROM runs WHERE run_id = ?", [rid])
-            as_of_of_run = meta["as_of"].iloc[0] if len(meta) else None
-    finally:
-        if own:
-            s.close()
+    with reading(store) as s:
+        rid = run_id or latest_run_id(s, as_of)
+        frame = s.sql("SELECT * FROM customer_scores WHERE run_id = ? ORDER BY customer_id", [rid])
+        meta = s.sql("SELECT as_of FROM runs WHERE run_id = ?", [rid])
+        as_of_of_run = meta["as_of"].iloc[0] if len(meta) else None
     if frame.empty:
         raise InputError(f"run {rid} has no customer scores (pruned or unknown run id)")
     frame = frame.drop(columns=["run_id"]).set_index("customer_id").dropna(axis=1, how="all")
@@ -610,15 +612,10 @@ def run_results(store: Store | str | os.PathLike, run_id: str | None = None) -> 
     >>> int(results["overview"]["customers"].iloc[0]), results["_run"]["status"].iloc[0]
     (200, 'succeeded')
     """
-    s, own = _as_store(store)
-    try:
-        with s.session():
-            rid = run_id or latest_run_id(s)
-            rows = s.sql("SELECT name, payload FROM run_results WHERE run_id = ?", [rid])
-            meta = s.sql("SELECT * FROM runs WHERE run_id = ?", [rid])
-    finally:
-        if own:
-            s.close()
+    with reading(store) as s:
+        rid = run_id or latest_run_id(s)
+        rows = s.sql("SELECT name, payload FROM run_results WHERE run_id = ?", [rid])
+        meta = s.sql("SELECT * FROM runs WHERE run_id = ?", [rid])
     from io import StringIO
 
     out = {r.name: pd.read_json(StringIO(r.payload), orient="table") for r in rows.itertuples()}
@@ -651,19 +648,14 @@ def train_churn_model(
     cfg.retrain = True
     if as_of is not None:
         cfg.as_of = str(as_of)
-    s, own = _as_store(store)
-    try:
-        with s.session():
-            day = to_date(cfg.as_of) if cfg.as_of else default_as_of(s)
-            ctx = RunContext(store=s, config=cfg, run_id="train-" + uuid.uuid4().hex[:6], as_of=day)
-            model = churn_model_for_run(ctx, churn)
-        if model is None:
-            raise RunError("; ".join(ctx.notes) or "not enough history to train the churn model")
-        for hook in ctx.on_commit:
-            hook(None)
-    finally:
-        if own:
-            s.close()
+    with reading(store) as s:
+        day = to_date(cfg.as_of) if cfg.as_of else default_as_of(s)
+        ctx = RunContext(store=s, config=cfg, run_id="train-" + uuid.uuid4().hex[:6], as_of=day)
+        model = churn_model_for_run(ctx, churn)
+    if model is None:
+        raise RunError("; ".join(ctx.notes) or "not enough history to train the churn model")
+    for hook in ctx.on_commit:
+        hook(None)
     info = ctx.metrics.get("churn_model", {})
     cutoffs = info.get("training_cutoffs")
     return f"churn model trained as of {day} on cutoffs {cutoffs} -> {info.get('source')}"

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from crm_analytics.errors import InputError
-from crm_analytics.pipeline import latest_run_id, latest_scores, run_results
+from crm_analytics.pipeline import latest_run_id, latest_scores, reading, run_results
 from crm_analytics.store import Store
 
 log = logging.getLogger(__name__)
@@ -445,22 +445,16 @@ def write_dashboards(store: Store | str | os.PathLike, out_dir: str | os.PathLik
     ['churn.html', 'index.html', 'plotly.min.js', 'satisfaction.html', 'segments.html',
      'value.html']
     """
-    own = not isinstance(store, Store)
-    s = Store(store, read_only=True) if own else store
-    try:
-        with s.session():
-            rid = run_id or latest_run_id(s)
-            results = run_results(s, rid)
-            meta = results.pop("_run")
-            if meta.empty:
-                raise InputError(f"no run {rid!r} in {s.path}")
-            run = meta.iloc[0].to_dict()
-            scores = latest_scores(s, run_id=rid)
-            prev_id = _previous_run(s, run)
-            previous = run_results(s, prev_id).get("overview") if prev_id else None
-    finally:
-        if own:
-            s.close()
+    with reading(store) as s:
+        rid = run_id or latest_run_id(s)
+        results = run_results(s, rid)
+        meta = results.pop("_run")
+        if meta.empty:
+            raise InputError(f"no run {rid!r} in {s.path}")
+        run = meta.iloc[0].to_dict()
+        scores = latest_scores(s, run_id=rid)
+        prev_id = _previous_run(s, run)
+        previous = run_results(s, prev_id).get("overview") if prev_id else None
     pages = build_pages(scores, results, run, previous)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
