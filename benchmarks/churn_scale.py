@@ -36,26 +36,16 @@ _T0 = time.perf_counter()  # child processes time their imports too
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent
+from _common import peak_rss_mb, prepare_store, run_child  # noqa: E402
+
 AS_OF = "2025-09-30"
 CUTOFFS = ["2025-03-31", "2025-04-30", "2025-05-31"]
 ACTIVE_DAYS = 1095
 HORIZON_DAYS = 90
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident set size (VmHWM), in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
-
-
-# --------------------------------------------------------------------------- child steps
 
 
 def run_train(db: str, model_path: str) -> dict:
@@ -171,49 +161,8 @@ def run_pandas(transactions: str) -> dict:
 # --------------------------------------------------------------------------- parent
 
 
-def prepare(n_customers: int, seed: int, fresh: bool) -> tuple[Path, dict]:
-    """Generate the Parquet files and the Store file, or reuse them."""
-    from crm_analytics.store import Store
-    from crm_analytics.synthetic import generate_transactions_parquet
-
-    data = ROOT / "_data" / f"churn_scale_{n_customers}_{seed}"
-    meta_path = data / "meta.json"
-    if not fresh and meta_path.exists() and (data / "store.duckdb").exists():
-        meta = json.loads(meta_path.read_text())
-        meta["cached"] = True
-        return data, meta
-    data.mkdir(parents=True, exist_ok=True)
-    for name in ("store.duckdb", "store.duckdb.wal"):
-        (data / name).unlink(missing_ok=True)
-    t = time.perf_counter()
-    files = generate_transactions_parquet(data, n_customers=n_customers, seed=seed)
-    generate_s = time.perf_counter() - t
-    print(f"generated {files.n_customers:,} customers, {files.n_transactions:,} transactions "
-          f"in {generate_s:.1f} s", flush=True)
-    t = time.perf_counter()
-    with Store(data / "store.duckdb") as store:
-        customers = store.load("customers", files.customers)
-        transactions = store.load("transactions", files.transactions)
-    load_s = time.perf_counter() - t
-    meta = {"n_customers": files.n_customers, "n_transactions": files.n_transactions,
-            "generate_seconds": generate_s, "load_seconds": load_s,
-            "rows_loaded": customers.rows_loaded + transactions.rows_loaded,
-            "rows_rejected": customers.rows_rejected + transactions.rows_rejected,
-            "cached": False}
-    meta_path.write_text(json.dumps(meta, indent=1))
-    return data, meta
 
 
-def child(args: list[str]) -> tuple[dict, float, float]:
-    """Run this script as a child; return its report, wall seconds and peak RSS (MiB)."""
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True,
-                          check=False)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"child {args[:2]} failed with exit code {proc.returncode}")
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
-    return report, wall, report["peak_rss_mb"]
 
 
 def main() -> None:
@@ -237,7 +186,7 @@ def main() -> None:
         print(json.dumps(report))
         return
 
-    data, meta = prepare(args.n_customers, args.seed, args.fresh)
+    data, meta = prepare_store("churn_scale", args.n_customers, args.seed, args.fresh, None)
     db = str(data / "store.duckdb")
     model = str(data / "churn_model.skops")
     print(f"store: {meta['n_customers']:,} customers, {meta['n_transactions']:,} transactions; "
@@ -253,7 +202,7 @@ def main() -> None:
     ]
     reports = {}
     for label, step in steps:
-        report, wall, rss = child(["--child", *step])
+        report, wall, rss = run_child(__file__, ["--child", *step])
         reports[label] = report
         rows.append((label, wall, rss, report))
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in report["stages"].items())

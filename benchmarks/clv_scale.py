@@ -43,11 +43,10 @@ _T0 = time.perf_counter()  # child processes time their imports too
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent
+from _common import peak_rss_mb, prepare_store, run_child  # noqa: E402
+
 AS_OF = "2025-12-31"
 PARAMS = {"r": 1.0, "alpha": 2.0, "b": 8.0, "share_poor_service": 0.0}
 HORIZON_DAYS = 365
@@ -58,13 +57,6 @@ TARGET_MEMORY = 1 / 3
 
 # --------------------------------------------------------------------------- child paths
 
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size (VmHWM), in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 
@@ -138,49 +130,8 @@ def run_lifetimes(transactions: str, out: str) -> dict:
 # --------------------------------------------------------------------------- parent
 
 
-def prepare(n_customers: int, seed: int, fresh: bool) -> tuple[Path, dict]:
-    """Generate the Parquet files and the Store file, or reuse them."""
-    from crm_analytics.store import Store
-    from crm_analytics.synthetic import generate_transactions_parquet
-
-    data = ROOT / "_data" / f"clv_scale_{n_customers}_{seed}"
-    meta_path = data / "meta.json"
-    if not fresh and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("params") == PARAMS and (data / "store.duckdb").exists():
-            meta["cached"] = True
-            return data, meta
-    data.mkdir(parents=True, exist_ok=True)
-    for name in ("store.duckdb", "store.duckdb.wal"):
-        (data / name).unlink(missing_ok=True)
-    t = time.perf_counter()
-    files = generate_transactions_parquet(data, n_customers=n_customers, seed=seed, params=PARAMS)
-    generate_s = time.perf_counter() - t
-    print(f"generated {files.n_customers:,} customers, {files.n_transactions:,} transactions "
-          f"in {generate_s:.1f} s", flush=True)
-    t = time.perf_counter()
-    with Store(data / "store.duckdb") as store:
-        customers = store.load("customers", files.customers)
-        transactions = store.load("transactions", files.transactions)
-    load_s = time.perf_counter() - t
-    meta = {"params": PARAMS, "n_customers": files.n_customers, "n_transactions": files.n_transactions,
-            "generate_seconds": generate_s, "load_seconds": load_s,
-            "rows_loaded": customers.rows_loaded + transactions.rows_loaded,
-            "rows_rejected": customers.rows_rejected + transactions.rows_rejected, "cached": False}
-    meta_path.write_text(json.dumps(meta, indent=1))
-    return data, meta
 
 
-def child(args: list[str]) -> tuple[dict, float, float]:
-    """Run this script as a child; return its report, wall seconds and peak RSS (MiB)."""
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True,
-                          check=False)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"child {args[:2]} failed with exit code {proc.returncode}")
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
-    return report, wall, report["peak_rss_mb"]
 
 
 def compare(data: Path, ours: dict, theirs: dict) -> dict:
@@ -224,7 +175,7 @@ def main() -> None:
         print(json.dumps(report))
         return
 
-    data, meta = prepare(args.n_customers, args.seed, args.fresh)
+    data, meta = prepare_store("clv_scale", args.n_customers, args.seed, args.fresh, PARAMS)
     cached = " (cached from an earlier run; --fresh to redo)" if meta["cached"] else ""
     print(f"data: {meta['n_customers']:,} customers, {meta['n_transactions']:,} transactions in {data}")
     print(f"load into the Store (validating every row): {meta['load_seconds']:.1f} s, "
@@ -232,10 +183,11 @@ def main() -> None:
 
     runs = {}
     limit = args.duckdb_memory_limit
-    runs["ours"] = child(["--child", "ours", "--data", str(data), "--memory-limit", limit, "--tag", "ours"])
-    runs["ours, DuckDB defaults"] = child(
-        ["--child", "ours", "--data", str(data), "--memory-limit", "", "--tag", "ours_default"])
-    runs["lifetimes"] = child(["--child", "lifetimes", "--data", str(data)])
+    ours = ["--child", "ours", "--data", str(data)]
+    runs["ours"] = run_child(__file__, [*ours, "--memory-limit", limit, "--tag", "ours"])
+    runs["ours, DuckDB defaults"] = run_child(
+        __file__, [*ours, "--memory-limit", "", "--tag", "ours_default"])
+    runs["lifetimes"] = run_child(__file__, ["--child", "lifetimes", "--data", str(data)])
 
     print()
     print(f"{'path':<24}{'work s':>9}{'process s':>11}{'peak RSS MB':>13}   stages (s)")
