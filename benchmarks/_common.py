@@ -39,8 +39,8 @@ def prepare_store(name: str, n_customers: int, seed: int, fresh: bool,
     The folder is ``_data/<name>_<n_customers>_<seed>``; a cached store is reused
     only if it was made with the same generator ``params``.
     """
+    from crm_analytics.datasets.synthetic import generate_transactions_parquet
     from crm_analytics.store import Store
-    from crm_analytics.synthetic import generate_transactions_parquet
 
     data = DATA / f"{name}_{n_customers}_{seed}"
     meta_path = data / "meta.json"

@@ -65,8 +65,8 @@ def run_train(db: str, model_path: str) -> dict:
 def run_features(db: str) -> dict:
     from crm_analytics import churn
     from crm_analytics.churn.features import _purchase_features, top_channels
+    from crm_analytics.core.timeutils import to_date
     from crm_analytics.store import Store
-    from crm_analytics.timeutils import to_date
 
     store = Store(db, read_only=True)
     stages = {"imports": time.perf_counter() - _T0}

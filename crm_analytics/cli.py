@@ -196,7 +196,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from crm_analytics.pipeline import runs
+    from crm_analytics.store.results import runs
 
     with _store(args, read_only=True) as store:
         print(f"store: {store.path}")
@@ -224,7 +224,7 @@ def cmd_rejects(args: argparse.Namespace) -> int:
 
 
 def _run_config(args: argparse.Namespace) -> Any:
-    from crm_analytics.config import load_config
+    from crm_analytics.scoring.config import load_config
 
     overrides: dict[str, Any] = {}
     if getattr(args, "as_of", None):
@@ -246,7 +246,7 @@ def _db_path(args: argparse.Namespace) -> str:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from crm_analytics.pipeline import run_batch
+    from crm_analytics.scoring.run import run_batch
 
     config = _run_config(args)
     result = run_batch(_db_path(args), config=config, progress=None if not args.quiet else False)
@@ -258,7 +258,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from crm_analytics.pipeline import train_churn_model
+    from crm_analytics.scoring.run import train_churn_model
 
     config = _run_config(args)
     print(train_churn_model(_db_path(args), config=config))
@@ -266,7 +266,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from crm_analytics.pipeline import runs
+    from crm_analytics.store.results import runs
 
     frame = runs(_db_path(args), limit=args.limit)
     _print_frame(frame[["run_id", "as_of", "status", "started_at", "finished_at", "customers",
@@ -329,7 +329,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if not args.verbose:  # the demo narrates its own steps
         logging.getLogger("crm_analytics").setLevel(logging.WARNING)
-        for name in ("crm_analytics.pipeline", "crm_analytics.store", "crm_analytics.dashboards"):
+        for name in ("crm_analytics.scoring.run", "crm_analytics.store", "crm_analytics.dashboards"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
     run_demo(args.dir, n_customers=args.customers, seed=args.seed)
@@ -337,7 +337,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_example_config(args: argparse.Namespace) -> int:
-    from crm_analytics.config import EXAMPLE_TOML
+    from crm_analytics.scoring.config import EXAMPLE_TOML
 
     print(EXAMPLE_TOML, end="")
     return 0
@@ -362,8 +362,8 @@ def _configure_logging(args: argparse.Namespace) -> None:
     # By default a scheduler's log gets the run's progress lines, not every model's
     # convergence notes; --verbose shows everything.
     logging.getLogger("crm_analytics").setLevel(level if level != logging.INFO else logging.WARNING)
-    for name in ("crm_analytics.pipeline", "crm_analytics.cli", "crm_analytics.store",
-                 "crm_analytics.modelstore", "crm_analytics.dashboards"):
+    for name in ("crm_analytics.scoring.run", "crm_analytics.cli", "crm_analytics.store",
+                 "crm_analytics.scoring.models", "crm_analytics.dashboards"):
         logging.getLogger(name).setLevel(level)
 
 

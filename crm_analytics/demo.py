@@ -1,6 +1,6 @@
 """``crm-analytics demo``: generate realistic data, load it, score it, publish it.
 
-The demo data are synthetic (:mod:`crm_analytics.synthetic`) with 2 % injected
+The demo data are synthetic (:mod:`crm_analytics.datasets.synthetic`) with 2 % injected
 defects, so the load reports and the quarantine show what cleansing does.
 """
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from crm_analytics import synthetic
-from crm_analytics.pipeline import run_batch
+from crm_analytics.dashboards import write_dashboards
+from crm_analytics.datasets import synthetic
+from crm_analytics.scoring.run import run_batch
 from crm_analytics.store import Store
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,7 @@ def run_demo(directory: str | Path = "demo_output", *, n_customers: int = 5000, 
     for note in result.notes:
         print(f"   note: {note}")
     paths = {"store": db.resolve(), "data": data_dir.resolve()}
-    try:
-        from crm_analytics.dashboards import write_dashboards
-    except ModuleNotFoundError:
-        write_dashboards = None
-    if write_dashboards is not None:
+    if True:
         paths["dashboards"] = write_dashboards(db, out / "dashboards")
         print(f"4. dashboards: {paths['dashboards']}")
     print("\nOutputs:")

@@ -62,7 +62,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from crm_analytics.errors import InputError
-from crm_analytics.queries import load_query
+from crm_analytics.segmentation.rules import get_segment, segment_members
+from crm_analytics.store.queries import load_query
+from crm_analytics.store.results import latest_run_id, latest_scores
 
 __all__ = [
     "KEY_SCORE_COLUMNS",
@@ -284,10 +286,7 @@ def _scores_meta(scores: pd.DataFrame, store: Any, loaded: bool) -> tuple[str | 
     if run_id is None and "run_id" in scores.columns and scores["run_id"].nunique() == 1:
         run_id = scores["run_id"].iloc[0]
     if run_id is None and loaded:
-        from crm_analytics import pipeline
-
-        finder = getattr(pipeline, "latest_run_id", None)
-        run_id = finder(store) if finder is not None else None
+        run_id = latest_run_id(store)
     return (None if run_id is None else str(run_id)), (None if as_of is None else str(as_of))
 
 
@@ -317,7 +316,7 @@ def export_segment(
         CSV is UTF-8 with a header and ``\\n`` line ends.
     scores : DataFrame, optional
         One row per customer (index ``customer_id``). Default: the latest
-        successful run (``crm_analytics.pipeline.latest_scores``); its
+        successful run (``crm_analytics.scoring.run.latest_scores``); its
         ``attrs['run_id']`` and ``attrs['as_of']`` go into the manifest.
     campaign : str, optional
         Written as a ``campaign`` column and into the manifest.
@@ -347,8 +346,6 @@ def export_segment(
     >>> rows
     [['C2', "'=cmd()", 'risk:high']]
     """
-    from crm_analytics.segmentation.rules import get_segment, segment_members
-
     names = [segment] if isinstance(segment, str) else list(segment)
     if not names:
         raise InputError("export_segment: give at least one segment name")
@@ -368,8 +365,6 @@ def export_segment(
 
     loaded = scores is None
     if scores is None:
-        from crm_analytics.pipeline import latest_scores
-
         scores = latest_scores(store)
     run_id, as_of = _scores_meta(scores, store, loaded)
     score_columns = _score_columns(scores, columns)

@@ -93,7 +93,8 @@ from pathlib import Path
 import pandas as pd
 
 import crm_analytics as crm
-from crm_analytics import clv, synthetic
+from crm_analytics import clv
+from crm_analytics.datasets import synthetic
 
 with warnings.catch_warnings():      # lifetimes touches warning filters at import
     import lifetimes
@@ -157,7 +158,8 @@ and evaluated on a later one."""),
 from pathlib import Path
 
 import crm_analytics as crm
-from crm_analytics import churn, synthetic
+from crm_analytics import churn
+from crm_analytics.datasets import synthetic
 
 store = crm.Store(":memory:")
 data = synthetic.generate(n_customers=4000, seed=3)
@@ -222,7 +224,7 @@ from pathlib import Path
 
 import crm_analytics as crm
 from crm_analytics import segmentation as seg
-from crm_analytics import synthetic
+from crm_analytics.datasets import synthetic
 
 workdir = Path(tempfile.mkdtemp())
 db = workdir / "crm.duckdb"
@@ -272,7 +274,7 @@ NPS with its uncertainty, the ECSI satisfaction index and its drivers, service
 quality from tickets, and the link between the two."""),
     ("code", """import crm_analytics as crm
 from crm_analytics import satisfaction as sat
-from crm_analytics import synthetic
+from crm_analytics.datasets import synthetic
 
 store = crm.Store(":memory:")
 data = synthetic.generate(n_customers=5000, seed=5)

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 import crm_analytics as crm
-from crm_analytics import synthetic
 from crm_analytics.dashboards import PAGES, write_dashboards
-from crm_analytics.pipeline import run_results
+from crm_analytics.datasets import synthetic
 from crm_analytics.store import Store
+from crm_analytics.store.results import run_results
 
 
 class _Collect(HTMLParser):

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics import synthetic
+from crm_analytics.datasets import synthetic
 from crm_analytics.errors import InputError
 from crm_analytics.exports import email_key, export_segment, neutralize_formula, phone_key
-from crm_analytics.features import customer_attributes
 from crm_analytics.segmentation import define_segment, segment_members, size_segments
 from crm_analytics.store import Store
+from crm_analytics.store.attributes import customer_attributes
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 TEXT_COLUMNS = ["customer_id", "name", "email", "phone", "phone_digits", "segment"]
@@ -214,9 +214,9 @@ def test_input_errors(hand, tmp_path):
 
 def test_chosen_columns_and_lazy_scores(hand, tmp_path, monkeypatch):
     store, scores = hand
-    import crm_analytics.pipeline as pipeline
+    import crm_analytics.exports as exports
 
-    monkeypatch.setattr(pipeline, "latest_scores", lambda s: scores)
+    monkeypatch.setattr(exports, "latest_scores", lambda s: scores)
     report = export_segment(store, "risk:low", tmp_path / "l.parquet", "parquet",
                             columns=["region", "clv"])
     got = read_export(tmp_path / "l.parquet")

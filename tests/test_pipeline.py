@@ -15,11 +15,12 @@ import pandas as pd
 import pytest
 
 import crm_analytics as crm
-from crm_analytics import pipeline, synthetic
 from crm_analytics.cli import main
-from crm_analytics.config import load_config
+from crm_analytics.datasets import synthetic
 from crm_analytics.errors import InputError, RunError
-from crm_analytics.store import Store
+from crm_analytics.scoring import steps as scoring_steps
+from crm_analytics.scoring.config import load_config
+from crm_analytics.store import Store, results
 
 FAST = {"steps": ["inputs", "attributes"]}
 
@@ -90,18 +91,18 @@ def test_failed_step_records_failure_and_keeps_previous_latest(db, monkeypatch):
     def broken(ctx):
         raise ZeroDivisionError("model blew up")
 
-    monkeypatch.setitem(pipeline.STEPS, "attributes", broken)
+    monkeypatch.setitem(scoring_steps.STEPS, "attributes", broken)
     with pytest.raises(RunError, match="ZeroDivisionError: model blew up"):
         crm.run_batch(db, config=FAST)
     runs = crm.runs(db)
     assert runs["status"].tolist() == ["failed", "succeeded"]
     assert "model blew up" in runs["message"].iloc[0]
-    assert pipeline.latest_run_id(Store(db, read_only=True)) == good.run_id
+    assert results.latest_run_id(Store(db, read_only=True)) == good.run_id
     assert len(crm.latest_scores(db)) == 1200
 
 
 def test_cli_exit_code_1_on_failed_run(db, monkeypatch, capsys):
-    monkeypatch.setitem(pipeline.STEPS, "attributes", lambda ctx: 1 / 0)
+    monkeypatch.setitem(scoring_steps.STEPS, "attributes", lambda ctx: 1 / 0)
     monkeypatch.setenv("CRM_ANALYTICS_STEPS", "inputs,attributes")
     assert main(["score", "--db", str(db), "--quiet"]) == 1
     err = capsys.readouterr().err
@@ -187,18 +188,18 @@ def test_kill_minus_9_midway_leaves_previous_run_latest(db):
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         with Store(db, read_only=True) as s:
-            latest = pipeline.latest_run_id(s)
+            latest = results.latest_run_id(s)
         if latest == first.run_id:
             pd.testing.assert_frame_equal(crm.latest_scores(db), before)
         else:  # the run finished before the kill: then it is complete
             assert len(crm.latest_scores(db)) == len(before)
     after = crm.run_batch(db)
     assert after.status == "succeeded"
-    assert pipeline.latest_run_id(Store(db, read_only=True)) == after.run_id
+    assert results.latest_run_id(Store(db, read_only=True)) == after.run_id
 
 
 def test_example_config_file_is_current_and_valid():
-    from crm_analytics.config import EXAMPLE_TOML, RunConfig
+    from crm_analytics.scoring.config import EXAMPLE_TOML, RunConfig
 
     path = Path(__file__).resolve().parents[1] / "crm.example.toml"
     assert path.read_text() == EXAMPLE_TOML

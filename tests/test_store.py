@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics import synthetic
+from crm_analytics.datasets import synthetic
 from crm_analytics.errors import InputError, MissingColumnsError, SourceError
-from crm_analytics.loading import Loader
 from crm_analytics.store import Store
+from crm_analytics.store.loading import Loader
 
 CUSTOMERS_CSV = (
     "Customer ID,Name,Email,Country,marketing_opt_in,customer_type,employees,created_at\n"

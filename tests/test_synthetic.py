@@ -20,18 +20,18 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 import crm_analytics
-from crm_analytics.errors import InputError
-from crm_analytics.schema import REASON_CODES, TABLES
-from crm_analytics.synthetic import (
+from crm_analytics.datasets.synthetic import (
     _COUNTRIES,
     CATEGORIES,
     ECSI_LOADINGS,
     generate,
     generate_transactions_parquet,
 )
+from crm_analytics.errors import InputError
+from crm_analytics.store.schema import REASON_CODES, TABLES
 
 END = pd.Timestamp("2025-12-31")
-COUNTRIES_CSV = Path(crm_analytics.__file__).parent / "data" / "countries.csv"
+COUNTRIES_CSV = Path(crm_analytics.__file__).parent / "store" / "data" / "countries.csv"
 
 
 @pytest.fixture(scope="module")

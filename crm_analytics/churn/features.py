@@ -9,7 +9,7 @@ Four sources are joined on ``customer_id``:
   breadth, refunds, the top channel and the share of up to three channels;
 * **service and satisfaction** from :func:`crm_analytics.satisfaction.customer_features`
   (tickets, SLA breaches, complaints, NPS, CSAT) when that module is installed;
-* **firmographics** from :func:`crm_analytics.features.customer_attributes`
+* **firmographics** from :func:`crm_analytics.store.attributes.customer_attributes`
   (customer type, size band, industry, region);
 * **BTYD** outputs from :mod:`crm_analytics.clv` when installed: the BG/NBD
   probability of being alive and the expected purchases in the horizon, with
@@ -24,7 +24,6 @@ same in training and scoring.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import re
 import warnings
@@ -35,11 +34,13 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics.churn.labels import active_from, check_positive_int
+from crm_analytics.clv import CLVModel, rfm_summary
+from crm_analytics.core.timeutils import cutoff as as_of_cutoff
+from crm_analytics.core.timeutils import to_date
 from crm_analytics.errors import DataQualityWarning, InputError
-from crm_analytics.features import customer_attributes
-from crm_analytics.queries import load_query
-from crm_analytics.timeutils import cutoff as as_of_cutoff
-from crm_analytics.timeutils import to_date
+from crm_analytics.satisfaction.features import customer_features
+from crm_analytics.store.attributes import customer_attributes
+from crm_analytics.store.queries import load_query
 
 __all__ = [
     "BTYD_FEATURES",
@@ -217,7 +218,7 @@ def build_features(
     ----------
     store : crm_analytics.Store
     as_of : date-like
-        Inclusive cut-off day (see :mod:`crm_analytics.timeutils`).
+        Inclusive cut-off day (see :mod:`crm_analytics.core.timeutils`).
     horizon_days : int, default 90
         Horizon of the BTYD expected-purchases feature.
     active_days : int, default 365
@@ -336,15 +337,6 @@ def _purchase_features(
     return frame.drop(columns=unused).rename(columns=renames)
 
 
-def _optional(module: str, attribute: str) -> Any:
-    """``module.attribute`` if the module imports and has it, else None."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    return getattr(mod, attribute, None)
-
-
 def _unavailable(what: str, why: str, require: bool) -> None:
     if require:
         raise InputError(f"{what} features are needed by this model but unavailable: {why}")
@@ -354,11 +346,7 @@ def _unavailable(what: str, why: str, require: bool) -> None:
 def _satisfaction_features(
     store: Any, as_of: dt.date, index: pd.Index, *, require: bool
 ) -> pd.DataFrame | None:
-    func = _optional("crm_analytics.satisfaction", "customer_features")
-    if func is None:
-        _unavailable("satisfaction", "crm_analytics.satisfaction.customer_features not found",
-                     require)
-        return None
+    func = customer_features
     try:
         raw = func(store, as_of)
     except Exception as exc:  # optional source: a failure drops it unless it is required
@@ -387,11 +375,7 @@ def _satisfaction_features(
 def _btyd_features(
     store: Any, as_of: dt.date, horizon_days: int, index: pd.Index, *, require: bool
 ) -> tuple[pd.DataFrame, Any, pd.DataFrame] | None:
-    rfm_summary = _optional("crm_analytics.clv", "rfm_summary")
-    model_cls = _optional("crm_analytics.clv", "CLVModel")
-    if rfm_summary is None or model_cls is None:
-        _unavailable("BTYD", "crm_analytics.clv (rfm_summary, CLVModel) not found", require)
-        return None
+    model_cls = CLVModel
     summary = rfm_summary(store, as_of, time_unit="W")
     summary.index = summary.index.astype(str)
     values = pd.DataFrame(np.nan, index=index, columns=list(BTYD_FEATURES))

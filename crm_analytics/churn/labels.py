@@ -19,10 +19,10 @@ from typing import Any
 
 import pandas as pd
 
+from crm_analytics.core.timeutils import cutoff as as_of_cutoff
+from crm_analytics.core.timeutils import to_date
 from crm_analytics.errors import InputError
-from crm_analytics.queries import load_query
-from crm_analytics.timeutils import cutoff as as_of_cutoff
-from crm_analytics.timeutils import to_date
+from crm_analytics.store.queries import load_query
 
 __all__ = ["build_labels", "check_positive_int", "label_window_end"]
 

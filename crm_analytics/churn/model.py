@@ -44,13 +44,13 @@ from crm_analytics.churn.features import (
     FeatureBuild,
     _btyd_features,
     _build,
-    _optional,
     top_channels,
 )
 from crm_analytics.churn.labels import build_labels, label_window_end
 from crm_analytics.churn.reasons import explain, typical_values
+from crm_analytics.clv import DAYS_PER_UNIT
+from crm_analytics.core.timeutils import to_date
 from crm_analytics.errors import InputError
-from crm_analytics.timeutils import to_date
 
 __all__ = ["RISK_BANDS", "ChurnModel", "training_cutoffs"]
 
@@ -148,7 +148,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     On a store: train on past cutoffs, test on a later one, score.
 
-    >>> from crm_analytics import Store, synthetic
+    >>> from crm_analytics import Store
+    >>> from crm_analytics.datasets import synthetic
     >>> store = Store(":memory:")
     >>> _ = store.load_all(synthetic.generate(n_customers=400, seed=1).tables())
     >>> model = ChurnModel(max_iter=10, clv=False, satisfaction=False).fit(
@@ -719,7 +720,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         alive = values["btyd_p_alive"].to_numpy(dtype=float)
         expected = values["btyd_expected_purchases"].to_numpy(dtype=float)
         params = getattr(model, "params_", None)
-        units = _optional("crm_analytics.clv", "DAYS_PER_UNIT") or {"W": 7.0}
+        units = DAYS_PER_UNIT
         days_per_unit = units.get(getattr(model, "time_unit", "W"))
         if params is not None and {"r", "alpha"} <= set(params.index) and days_per_unit:
             history = rfm.reindex(index)

@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from crm_analytics.churn.baselines import RecencyRule
-from crm_analytics.churn.features import FEATURES_VERSION, _optional, feature_names
+from crm_analytics.churn.features import FEATURES_VERSION, feature_names
 from crm_analytics.errors import InputError, ModelFileError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "TRUSTED_TYPES", "load_model", "save_model"]
@@ -279,12 +279,3 @@ def _check_features(path: Path, meta: dict[str, Any]) -> None:
             f"{new or 'none'}" + ("" if missing or new else " (order differs)")
             + "; refit the model"
         )
-    for flag, module, attribute, what in (
-        ("uses_clv_", "crm_analytics.clv", "CLVModel", "BTYD"),
-        ("uses_satisfaction_", "crm_analytics.satisfaction", "customer_features", "satisfaction"),
-    ):
-        if state[flag] and _optional(module, attribute) is None:
-            raise ModelFileError(
-                f"{path}: the model uses {what} features but {module}.{attribute} is not "
-                "available here"
-            )

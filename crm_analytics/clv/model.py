@@ -251,7 +251,7 @@ class CLVModel:
         --------
         >>> from crm_analytics.store import Store
         >>> from crm_analytics.clv import rfm_summary
-        >>> from crm_analytics.synthetic import generate
+        >>> from crm_analytics.datasets.synthetic import generate
         >>> data = generate(n_customers=2000, seed=1)  # purchases BG/NBD, spend Gamma-Gamma
         >>> store = Store(":memory:")
         >>> _ = store.load("customers", data.customers)

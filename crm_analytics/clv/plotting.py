@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics.clv.summary import DAYS_PER_UNIT
-from crm_analytics.queries import load_query
-from crm_analytics.timeutils import as_of_params, to_date
+from crm_analytics.core.timeutils import as_of_params, to_date
+from crm_analytics.store.queries import load_query
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

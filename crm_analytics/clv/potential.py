@@ -9,7 +9,7 @@ revenue. Here the potential combines three views, each kept as a column:
     changes (:meth:`CLVModel.clv`, discounted).
 *Headroom against comparable customers* (``headroom``)
     Peers are customers of the same size band and industry (see
-    :func:`crm_analytics.features.size_band`). ``headroom = max(0,
+    :func:`crm_analytics.store.attributes.size_band`). ``headroom = max(0,
     peer_annual_spend_q75 - annual_spend)``: what the customer would add per
     year by spending like the upper quartile of their peers. A peer group with
     fewer than ``min_peers`` customers falls back to the size band across
@@ -53,16 +53,16 @@ import pandas as pd
 
 from crm_analytics.clv.model import DAYS_PER_YEAR, CLVModel
 from crm_analytics.clv.summary import rfm_summary
+from crm_analytics.core.timeutils import as_of_params, to_date
 from crm_analytics.errors import InputError
-from crm_analytics.features import (
+from crm_analytics.store.attributes import (
     DEFAULT_THRESHOLDS,
     SIZE_BANDS,
     SizeThresholds,
     customer_attributes,
     size_band,
 )
-from crm_analytics.queries import load_query
-from crm_analytics.timeutils import as_of_params, to_date
+from crm_analytics.store.queries import load_query
 
 __all__ = [
     "LARGE_EMPLOYEES",

@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm_analytics.core.timeutils import as_of_params, to_date
 from crm_analytics.errors import InputError
-from crm_analytics.queries import load_query
-from crm_analytics.timeutils import as_of_params, to_date
+from crm_analytics.store.queries import load_query
 
 __all__ = ["DAYS_PER_UNIT", "HOLDOUT_COLUMNS", "SUMMARY_COLUMNS", "check_summary", "rfm_summary"]
 

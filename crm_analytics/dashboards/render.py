@@ -17,8 +17,8 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from crm_analytics.errors import InputError
-from crm_analytics.pipeline import latest_run_id, latest_scores, reading, run_results
 from crm_analytics.store import Store
+from crm_analytics.store.results import latest_run_id, latest_scores, reading, run_results
 
 log = logging.getLogger(__name__)
 
@@ -436,7 +436,8 @@ def write_dashboards(store: Store | str | os.PathLike, out_dir: str | os.PathLik
     Examples
     --------
     >>> import tempfile
-    >>> from crm_analytics import Store, run_batch, synthetic
+    >>> from crm_analytics import Store, run_batch
+    >>> from crm_analytics.datasets import synthetic
     >>> store = Store(":memory:")
     >>> _ = store.load_all(synthetic.generate(n_customers=200, seed=1).tables())
     >>> _ = run_batch(store, config={"steps": ["inputs", "attributes"]})

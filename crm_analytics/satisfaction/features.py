@@ -6,9 +6,9 @@ from typing import Any
 
 import pandas as pd
 
+from crm_analytics.core.timeutils import as_of_params
 from crm_analytics.errors import InputError
 from crm_analytics.satisfaction.store_io import check_store, query, survey_inventory
-from crm_analytics.timeutils import as_of_params
 
 __all__ = ["FEATURE_COLUMNS", "customer_features"]
 

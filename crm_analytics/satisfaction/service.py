@@ -44,7 +44,6 @@ import statsmodels.api as sm
 from scipy import stats
 
 from crm_analytics.errors import DataQualityWarning, InputError
-from crm_analytics.features import DEFAULT_THRESHOLDS, SizeThresholds
 from crm_analytics.satisfaction.plotting import plot_coefficients
 from crm_analytics.satisfaction.store_io import (
     CUSTOMER_DIMENSIONS,
@@ -60,6 +59,7 @@ from crm_analytics.satisfaction.store_io import (
     survey_inventory,
     warn_small_cells,
 )
+from crm_analytics.store.attributes import DEFAULT_THRESHOLDS, SizeThresholds
 
 __all__ = ["IMPACT_TERMS", "ImpactSummary", "ServiceImpact", "service_impact",
            "service_quality"]

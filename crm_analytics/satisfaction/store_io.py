@@ -3,7 +3,7 @@
 The satisfaction functions that take a :class:`~crm_analytics.Store` share the rules
 kept here:
 
-* ``as_of`` is inclusive (see :mod:`crm_analytics.timeutils`); ``None`` means the last day
+* ``as_of`` is inclusive (see :mod:`crm_analytics.core.timeutils`); ``None`` means the last day
   with ticket or survey activity in the store, so a call without a date is reproducible.
 * Cells are up to three *dimensions*: customer attributes (``region``,
   ``customer_type``, ``industry``, ``size_band``, ``country``) and, for tickets, ticket
@@ -25,11 +25,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from crm_analytics.core.timeutils import as_of_params, to_date
 from crm_analytics.errors import DataQualityWarning, InputError
-from crm_analytics.features import DEFAULT_THRESHOLDS, SizeThresholds, customer_attributes
-from crm_analytics.queries import load_query
 from crm_analytics.store import Store
-from crm_analytics.timeutils import as_of_params, to_date
+from crm_analytics.store.attributes import DEFAULT_THRESHOLDS, SizeThresholds, customer_attributes
+from crm_analytics.store.queries import load_query
 
 __all__ = ["CUSTOMER_DIMENSIONS", "PERIODS", "TICKET_DIMENSIONS", "SurveyResponses",
            "resolve_as_of", "survey_inventory", "survey_wide"]
@@ -123,7 +123,7 @@ def period_param(period: str | None) -> dict[str, Any]:
 def size_params(thresholds: SizeThresholds) -> dict[str, Any]:
     if not isinstance(thresholds, SizeThresholds):
         raise InputError("The 'thresholds' parameter must be a "
-                         "crm_analytics.features.SizeThresholds. Got "
+                         "crm_analytics.store.attributes.SizeThresholds. Got "
                          f"{type(thresholds).__name__} instead.")
     return thresholds.params()
 

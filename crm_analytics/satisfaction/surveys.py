@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from crm_analytics.core.timeutils import to_date
 from crm_analytics.errors import InputError
-from crm_analytics.features import DEFAULT_THRESHOLDS, SizeThresholds
 from crm_analytics.satisfaction.nps import DEFAULT_MIN_N, csat_table, nps_change_test, nps_table
 from crm_analytics.satisfaction.pls import SatisfactionIndex
 from crm_analytics.satisfaction.store_io import (
@@ -23,7 +23,7 @@ from crm_analytics.satisfaction.store_io import (
     item_answers,
     warn_small_cells,
 )
-from crm_analytics.timeutils import to_date
+from crm_analytics.store.attributes import DEFAULT_THRESHOLDS, SizeThresholds
 
 __all__ = ["csat", "fit_index", "nps", "nps_change"]
 
@@ -43,7 +43,7 @@ def nps(store: Any, as_of: Any = None, *, by: str | Sequence[str] | None = None,
         Answers on or before this day; ``None``: the last day with activity.
     by : str or list of str, optional
         Up to three customer attributes: ``region``, ``customer_type``, ``industry``,
-        ``size_band`` (see :func:`crm_analytics.features.size_band`) or ``country``.
+        ``size_band`` (see :func:`crm_analytics.store.attributes.size_band`) or ``country``.
     period : {"month", "quarter", "year"}, optional
         Adds a column of that name holding the first day of the period answered in.
     survey_item : str
@@ -209,7 +209,8 @@ def fit_index(store: Any, as_of: Any = None, *,
 
     Examples
     --------
-    >>> from crm_analytics import Store, synthetic
+    >>> from crm_analytics import Store
+    >>> from crm_analytics.datasets import synthetic
     >>> data = synthetic.generate(n_customers=600, seed=1)
     >>> store = Store(":memory:")
     >>> for name in ("customers", "survey_responses"):

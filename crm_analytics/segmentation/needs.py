@@ -39,9 +39,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
+from crm_analytics.core.timeutils import as_of_params
 from crm_analytics.errors import DataQualityWarning, InputError
-from crm_analytics.queries import load_query
-from crm_analytics.timeutils import as_of_params
+from crm_analytics.store.queries import load_query
 
 __all__ = [
     "DEFAULT_WEIGHTS",

@@ -1,7 +1,7 @@
 """Segment profiles: who is in each segment, what it is worth, how it feels.
 
 :func:`profile` works on a scores frame (one row per customer, as
-``crm_analytics.pipeline.latest_scores`` returns) and uses whatever score
+``crm_analytics.scoring.run.latest_scores`` returns) and uses whatever score
 columns are present: a column the run did not produce simply leaves its
 profile columns out.
 """

@@ -48,9 +48,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm_analytics.core.timeutils import as_of_params
 from crm_analytics.errors import InputError
-from crm_analytics.queries import load_query
-from crm_analytics.timeutils import as_of_params
+from crm_analytics.store.queries import load_query
 
 __all__ = ["NO_PURCHASES", "RFM_SEGMENTS", "rfm_cell", "rfm_scores", "rfm_segments"]
 

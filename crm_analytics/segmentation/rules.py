@@ -58,9 +58,10 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics.errors import InputError
-from crm_analytics.queries import load_query
 from crm_analytics.segmentation.rfm import NO_PURCHASES, RFM_SEGMENTS
 from crm_analytics.segmentation.value import DEFAULT_TIERS, UNKNOWN_TIER
+from crm_analytics.store.queries import load_query
+from crm_analytics.store.results import latest_scores
 
 __all__ = [
     "BUILTIN_KINDS",
@@ -764,7 +765,7 @@ def segment_members(
         A custom segment name or a built-in ``kind:value`` (module docstring).
     scores : DataFrame, optional
         One row per customer (index ``customer_id``). Default: the latest
-        successful run (``crm_analytics.pipeline.latest_scores``).
+        successful run (``crm_analytics.scoring.run.latest_scores``).
 
     Returns
     -------
@@ -785,8 +786,6 @@ def segment_members(
     """
     definition = get_segment(store, name)
     if scores is None:
-        from crm_analytics.pipeline import latest_scores
-
         scores = latest_scores(store)
     if definition.is_builtin:
         return _builtin_members(definition, scores)

@@ -1,7 +1,7 @@
 """Size segmentation: large (split by industry) / small-medium / consumer / unknown.
 
-The size *band* is defined once, in :mod:`crm_analytics.features` (configurable
-:class:`~crm_analytics.features.SizeThresholds`, EU SME defaults); this module
+The size *band* is defined once, in :mod:`crm_analytics.store.attributes` (configurable
+:class:`~crm_analytics.store.attributes.SizeThresholds`, EU SME defaults); this module
 only turns the band into the segment labels campaigns use, and splits the large
 accounts by industry as the IBM programme did.
 """
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics.errors import InputError
-from crm_analytics.features import SizeThresholds, size_band
+from crm_analytics.store.attributes import SizeThresholds, size_band
 
 __all__ = ["SIZE_LABELS", "size_segments"]
 
@@ -31,7 +31,7 @@ LARGE_NO_INDUSTRY = "Large · Industry unknown"
 def size_segments(
     attributes: pd.DataFrame, thresholds: SizeThresholds | None = None
 ) -> pd.Series:
-    """Size segment per customer, from :func:`crm_analytics.features.customer_attributes`.
+    """Size segment per customer, from :func:`crm_analytics.store.attributes.customer_attributes`.
 
     ================  ============================================================
     segment           customers
@@ -52,7 +52,7 @@ def size_segments(
         ``industry``, as returned by ``customer_attributes``.
     thresholds : SizeThresholds, optional
         When given, the band is recomputed from ``customer_type``, ``employees``
-        and ``annual_revenue`` with :func:`crm_analytics.features.size_band`
+        and ``annual_revenue`` with :func:`crm_analytics.store.attributes.size_band`
         (the one definition) instead of read from ``size_band``. Needed only
         when ``attributes`` were built with other thresholds.
 
@@ -76,7 +76,7 @@ def size_segments(
         if "size_band" not in attributes.columns:
             raise InputError(
                 "size_segments: required column size_band missing; pass the output of "
-                "crm_analytics.features.customer_attributes (or give thresholds and the "
+                "crm_analytics.store.attributes.customer_attributes (or give thresholds and the "
                 f"columns customer_type, employees, annual_revenue). Found {list(attributes.columns)}."
             )
         band = attributes["size_band"]

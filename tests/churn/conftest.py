@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from crm_analytics import churn, synthetic
+from crm_analytics import churn
+from crm_analytics.datasets import synthetic
 from crm_analytics.store import Store
 
 #: Evaluation cutoff of the synthetic backtest: its label window (90 days) ends

@@ -1,4 +1,4 @@
-"""Parameter recovery on synthetic data with a known truth (crm_analytics.synthetic).
+"""Parameter recovery on synthetic data with a known truth (crm_analytics.datasets.synthetic).
 
 Within the good-service group the generator is exactly BG/NBD with ``truth.params``
 (r, alpha, a, b), and every purchase total is a Gamma-Gamma draw (p, q, v). The data
@@ -22,8 +22,8 @@ import pytest
 from scipy.stats import rankdata
 
 from crm_analytics.clv import CLVModel, rfm_summary
+from crm_analytics.datasets.synthetic import generate
 from crm_analytics.store import Store
-from crm_analytics.synthetic import generate
 
 AS_OF = "2025-12-31"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from crm_analytics import synthetic
+from crm_analytics.datasets import synthetic
 from crm_analytics.satisfaction._demo import demo_store
 from crm_analytics.store import Store
 

@@ -13,7 +13,7 @@ from scipy.stats import norm
 
 from crm_analytics import satisfaction as sat
 from crm_analytics.errors import DataQualityWarning, InputError
-from crm_analytics.features import SizeThresholds
+from crm_analytics.store.attributes import SizeThresholds
 
 # Four customers: A and C are businesses, B and D consumers; D arrives in March.
 CUSTOMERS = pd.DataFrame({

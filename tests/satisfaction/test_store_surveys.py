@@ -15,9 +15,9 @@ import pytest
 
 from crm_analytics import satisfaction as sat
 from crm_analytics.errors import DataQualityWarning, InputError
-from crm_analytics.features import customer_attributes
 from crm_analytics.satisfaction._demo import CUSTOMERS, SURVEY_RESPONSES
 from crm_analytics.satisfaction.pls import ECSI_CONSTRUCTS, SatisfactionIndex
+from crm_analytics.store.attributes import customer_attributes
 
 
 # --- NPS and CSAT --------------------------------------------------------------------------

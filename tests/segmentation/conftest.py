@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_analytics import synthetic
+from crm_analytics.datasets import synthetic
 from crm_analytics.store import Store
 
 AS_OF = "2025-05-31"

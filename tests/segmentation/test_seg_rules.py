@@ -266,9 +266,9 @@ def test_empty_scores_and_lazy_latest_scores(fresh_store, scores, monkeypatch):
     store = fresh_store
     define_segment(store, "high", "risk_band = 'high'")
     assert segment_members(store, "high", scores.iloc[:0]).tolist() == []
-    import crm_analytics.pipeline as pipeline
+    import crm_analytics.segmentation.rules as rules
 
-    monkeypatch.setattr(pipeline, "latest_scores", lambda s: scores)
+    monkeypatch.setattr(rules, "latest_scores", lambda s: scores)
     assert segment_members(store, "high").tolist() == ["C1", "C3", "C5"]
 
 

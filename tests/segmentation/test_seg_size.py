@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from crm_analytics.errors import InputError
-from crm_analytics.features import SizeThresholds, customer_attributes
 from crm_analytics.segmentation import size_segments
 from crm_analytics.store import Store
+from crm_analytics.store.attributes import SizeThresholds, customer_attributes
 
 
 @pytest.fixture

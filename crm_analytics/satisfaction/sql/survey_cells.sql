@@ -15,7 +15,7 @@
 WITH attrs AS (
     SELECT
         customer_id, region, customer_type, industry, country,
-        -- @include sql/size_band.sql
+        -- @include store/sql/size_band.sql
         AS size_band
     FROM customers
 ),

@@ -17,7 +17,7 @@
 WITH attrs AS (
     SELECT
         customer_id, region, customer_type, industry, country, created_at,
-        -- @include sql/size_band.sql
+        -- @include store/sql/size_band.sql
         AS size_band
     FROM customers
 ),

@@ -1,20 +1,28 @@
-"""The module steps of a scoring run: CLV, churn, satisfaction, segments.
+"""The steps of a scoring run, as one explicit table (:data:`STEPS`).
 
 Each step reads through ``ctx.store``, adds per-customer columns to
-``ctx.scores`` and aggregate tables to ``ctx.results`` (what the dashboards
-show). A module that is not present is skipped with a note; a module that
-fails fails the run (nothing is written but the failure record).
+``ctx.scores`` (only columns declared in :mod:`crm_analytics.store.score_columns`)
+and aggregate tables to ``ctx.results`` (what the dashboards show). A step
+that cannot run on the data present is skipped with its reason recorded; a
+step that fails fails the run (nothing is written but the failure record).
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 
 import pandas as pd
 
-from crm_analytics.errors import DataQualityWarning
-from crm_analytics.pipeline import RunContext, _optional, register_step
+from crm_analytics import clv as clv_module
+from crm_analytics import satisfaction as sat
+from crm_analytics import segmentation as seg
+from crm_analytics.core.timeutils import as_of_params
+from crm_analytics.errors import DataQualityWarning, InputError
+from crm_analytics.scoring.context import RunContext
+from crm_analytics.scoring.models import churn_model_for_run
+from crm_analytics.store import SizeThresholds, customer_attributes, load_query
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +32,37 @@ def _skip(ctx: RunContext, step: str, why: str) -> None:
     log.warning("step %s skipped: %s", step, why)
 
 
-@register_step("clv")
+def step_inputs(ctx: RunContext) -> None:
+    cutoff = as_of_params(ctx.as_of)["cutoff"]
+    counts = ctx.store.sql(load_query("store/sql/table_counts.sql"), {"cutoff": cutoff})
+    ctx.metrics["input_rows"] = {r.table_name: int(r.n_rows) for r in counts.itertuples()}
+    if ctx.metrics["input_rows"].get("customers", 0) == 0:
+        raise InputError(f"no customers in {ctx.store.path} as of {ctx.as_of}; load data first")
+
+
+def step_attributes(ctx: RunContext) -> None:
+    thresholds = SizeThresholds(ctx.config.large_employees, ctx.config.large_revenue)
+    attrs = customer_attributes(ctx.store, ctx.as_of, thresholds)
+    keep = ["name", "customer_type", "size_band", "industry", "country", "region",
+            "employees", "annual_revenue", "created_at", "marketing_opt_in"]
+    ctx.scores = attrs[keep].copy()
+    ctx.scores.index.name = "customer_id"
+    ctx.artifacts["attributes"] = attrs
+    end = pd.Timestamp(as_of_params(ctx.as_of)["cutoff"])
+    revenue = ctx.store.sql(load_query("store/sql/customer_revenue.sql"),
+                            {"cutoff": end, "start": end - pd.Timedelta(days=365)})
+    revenue = revenue.set_index("customer_id")
+    ctx.add_scores(revenue)
+    ctx.scores[["revenue_365d", "transactions_365d"]] = (
+        ctx.scores[["revenue_365d", "transactions_365d"]].fillna(0)
+    )
+    ctx.results["revenue_by_month"] = ctx.store.sql(
+        load_query("store/sql/revenue_by_month.sql"), {"cutoff": end, "start": end - pd.DateOffset(months=24)}
+    )
+
+
 def step_clv(ctx: RunContext) -> None:
-    clv = _optional("crm_analytics.clv")
-    if clv is None:
-        _skip(ctx, "clv", "module crm_analytics.clv not available")
-        return
+    clv = clv_module
     cfg = ctx.config
     summary = clv.rfm_summary(ctx.store, ctx.as_of, time_unit="W")
     if len(summary) < 20:
@@ -57,8 +90,6 @@ def step_clv(ctx: RunContext) -> None:
         "notes": list(getattr(model, "fit_notes_", []) or []),
         "customers": int(len(summary)),
     }
-    from crm_analytics.features import SizeThresholds
-
     potential = clv.revenue_potential(
         ctx.store, ctx.as_of, model=model, summary=summary, horizon_days=cfg.clv_horizon_days,
         annual_discount_rate=cfg.annual_discount_rate,
@@ -68,15 +99,8 @@ def step_clv(ctx: RunContext) -> None:
     ctx.add_scores(potential.drop(columns=["clv", "probability_alive"], errors="ignore"))
 
 
-@register_step("churn")
 def step_churn(ctx: RunContext) -> None:
-    churn = _optional("crm_analytics.churn")
-    if churn is None:
-        _skip(ctx, "churn", "module crm_analytics.churn not available")
-        return
-    from crm_analytics.modelstore import churn_model_for_run
-
-    model = churn_model_for_run(ctx, churn)
+    model = churn_model_for_run(ctx)
     if model is None:
         return
     scores = model.predict(ctx.store, ctx.as_of)
@@ -89,12 +113,7 @@ def step_churn(ctx: RunContext) -> None:
     ctx.add_scores(scores)
 
 
-@register_step("satisfaction")
 def step_satisfaction(ctx: RunContext) -> None:
-    sat = _optional("crm_analytics.satisfaction")
-    if sat is None or not hasattr(sat, "customer_features"):
-        _skip(ctx, "satisfaction", "module crm_analytics.satisfaction not available")
-        return
     feats = sat.customer_features(ctx.store, ctx.as_of)
     keep = [c for c in ("latest_nps", "nps_class", "csat_mean_180d", "complaints_365d",
                         "sla_breaches_365d", "open_tickets") if c in feats.columns]
@@ -124,14 +143,7 @@ def step_satisfaction(ctx: RunContext) -> None:
     ctx.results["satisfaction_paths"] = index.path_coefficients_
 
 
-@register_step("segments")
 def step_segments(ctx: RunContext) -> None:
-    seg = _optional("crm_analytics.segmentation")
-    if seg is None:
-        _skip(ctx, "segments", "module crm_analytics.segmentation not available")
-        return
-    from crm_analytics.features import SizeThresholds
-
     attrs = ctx.artifacts.get("attributes")
     thresholds = SizeThresholds(ctx.config.large_employees, ctx.config.large_revenue)
     if attrs is not None:
@@ -140,18 +152,28 @@ def step_segments(ctx: RunContext) -> None:
     feats = seg.needs_features(ctx.store, ctx.as_of)
     if len(feats) >= 50:
         n = ctx.config.needs_segments
-        previous = seg.load_profiles(ctx.store) if hasattr(seg, "load_profiles") else None
+        previous = seg.load_profiles(ctx.store)
         segmenter = seg.NeedsSegmenter(
             n_segments="auto" if n == "auto" else int(n), random_state=ctx.config.seed,
         ).fit(feats, previous=previous)
         labels = pd.DataFrame({"needs_segment": segmenter.labels_}, index=feats.index)
         labels["needs_segment_name"] = labels["needs_segment"].map(segmenter.names_)
         ctx.add_scores(labels)
-        if hasattr(seg, "save_profiles"):
-            ctx.on_commit.append(lambda w: seg.save_profiles(w, segmenter, run_id=ctx.run_id))
+        ctx.on_commit.append(lambda w: seg.save_profiles(w, segmenter, run_id=ctx.run_id))
     else:
         ctx.notes.append(f"needs segments skipped: only {len(feats)} customers with purchases")
     ctx.add_scores(seg.value_tiers(ctx.scores).to_frame("value_tier"))
     for by in ("size_segment", "needs_segment_name", "rfm_segment", "value_tier"):
         if by in ctx.scores.columns:
             ctx.results[f"profile_{by}"] = seg.profile(ctx.scores, by=by, needs_features=feats)
+
+
+# The run executes the configured subset of these, in this order.
+STEPS: dict[str, Callable[[RunContext], None]] = {
+    "inputs": step_inputs,
+    "attributes": step_attributes,
+    "clv": step_clv,
+    "churn": step_churn,
+    "satisfaction": step_satisfaction,
+    "segments": step_segments,
+}

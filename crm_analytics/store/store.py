@@ -29,11 +29,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from crm_analytics.cleansing import country_regions, country_rows, q
 from crm_analytics.errors import InputError, StoreBusyError
-from crm_analytics.loading import Loader, LoadReport
-from crm_analytics.schema import TABLES, get_table
-from crm_analytics.sources import resolve_sources
+from crm_analytics.store.cleansing import country_regions, country_rows, q
+from crm_analytics.store.loading import Loader, LoadReport
+from crm_analytics.store.schema import TABLES, get_table
+from crm_analytics.store.sources import resolve_sources
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ SYSTEM_DDL = (
         rows_duplicate BIGINT, rows_updated BIGINT, seconds DOUBLE)
     """,
     "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR, value VARCHAR)",
-    # Results of scoring runs (see crm_analytics.pipeline).
+    # Results of scoring runs (see crm_analytics.scoring.run).
     """
     CREATE TABLE IF NOT EXISTS runs (
         run_id VARCHAR, as_of DATE, status VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
@@ -415,7 +415,7 @@ class Store:
 
         Examples
         --------
-        >>> from crm_analytics import synthetic
+        >>> from crm_analytics.datasets import synthetic
         >>> reports = Store(":memory:").load_all(synthetic.generate(n_customers=50, seed=1).tables())
         >>> list(reports), all(r.rows_rejected == 0 for r in reports.values())
         (['customers', 'transactions', 'tickets', 'survey_responses'], True)

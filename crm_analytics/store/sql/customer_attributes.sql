@@ -5,7 +5,7 @@
 --         region, employees, annual_revenue, created_at, marketing_opt_in
 SELECT
     customer_id, name, email, phone, customer_type,
-    -- @include sql/size_band.sql
+    -- @include store/sql/size_band.sql
     AS size_band,
     industry, country, region, employees, annual_revenue, created_at, marketing_opt_in
 FROM customers

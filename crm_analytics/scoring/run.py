@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib
 import json
 import logging
 import os
@@ -28,8 +27,8 @@ import platform
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -37,52 +36,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_analytics.config import RunConfig, load_config
-from crm_analytics.errors import CRMError, InputError, RunError, StoreBusyError
-from crm_analytics.features import SizeThresholds, customer_attributes
-from crm_analytics.queries import load_query
-from crm_analytics.store import SYSTEM_DDL, Store
-from crm_analytics.timeutils import as_of_params, to_date
+from crm_analytics.errors import InputError, RunError, StoreBusyError
+from crm_analytics.scoring.config import RunConfig, load_config
+from crm_analytics.scoring.context import RunContext
+from crm_analytics.scoring.models import churn_model_for_run
+from crm_analytics.scoring.steps import STEPS
+from crm_analytics.store import Store, resolve_as_of
+from crm_analytics.store.results import reading
+from crm_analytics.store.store import SYSTEM_DDL
 
 log = logging.getLogger(__name__)
 
 PACKAGES = ("crm_analytics", "pandas", "numpy", "scikit-learn", "lifetimes", "duckdb",
             "statsmodels", "plotly", "skops")
-
-
-# -- the run context ------------------------------------------------------------------------
-@dataclass
-class RunContext:
-    """What the steps of one run share: inputs, the growing score table, results."""
-
-    store: Store
-    config: RunConfig
-    run_id: str
-    as_of: dt.date
-    scores: pd.DataFrame = field(default_factory=pd.DataFrame)
-    results: dict[str, pd.DataFrame] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    artifacts: dict[str, Any] = field(default_factory=dict)
-    on_commit: list[Callable[[Store], None]] = field(default_factory=list)
-
-    def add_scores(self, frame: pd.DataFrame, *, overwrite: bool = False) -> None:
-        """Join per-customer columns (indexed by customer_id) onto the scores.
-
-        Columns the scores already have are kept (earlier steps, such as the
-        customer attributes, are authoritative) unless ``overwrite``.
-        """
-        if frame is None or frame.empty:
-            return
-        frame = frame.copy()
-        frame.index = frame.index.astype(str)
-        frame.index.name = "customer_id"
-        dupes = [c for c in frame.columns if c in self.scores.columns]
-        if overwrite:
-            self.scores = self.scores.drop(columns=dupes)
-        else:
-            frame = frame.drop(columns=dupes)
-        self.scores = self.scores.join(frame, how="left")
 
 
 @dataclass
@@ -109,45 +75,6 @@ class RunResult:
         if self.dashboard_dir:
             lines.append(f"  dashboards: {self.dashboard_dir}")
         return "\n".join(lines)
-
-
-# -- steps ----------------------------------------------------------------------------------
-def _optional(module: str) -> Any | None:
-    """Import a module of this package if it exists (steps plug in as modules land)."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("crm_analytics"):
-            return None
-        raise
-
-
-def step_inputs(ctx: RunContext) -> None:
-    counts = ctx.store.sql(load_query("sql/table_counts.sql"), {"cutoff": as_of_params(ctx.as_of)["cutoff"]})
-    ctx.metrics["input_rows"] = {r.table_name: int(r.n_rows) for r in counts.itertuples()}
-    if ctx.metrics["input_rows"].get("customers", 0) == 0:
-        raise InputError(f"no customers in {ctx.store.path} as of {ctx.as_of}; load data first")
-
-
-def step_attributes(ctx: RunContext) -> None:
-    thresholds = SizeThresholds(ctx.config.large_employees, ctx.config.large_revenue)
-    attrs = customer_attributes(ctx.store, ctx.as_of, thresholds)
-    keep = ["name", "customer_type", "size_band", "industry", "country", "region",
-            "employees", "annual_revenue", "created_at", "marketing_opt_in"]
-    ctx.scores = attrs[keep].copy()
-    ctx.scores.index.name = "customer_id"
-    ctx.artifacts["attributes"] = attrs
-    end = pd.Timestamp(as_of_params(ctx.as_of)["cutoff"])
-    revenue = ctx.store.sql(load_query("sql/customer_revenue.sql"),
-                            {"cutoff": end, "start": end - pd.Timedelta(days=365)})
-    revenue = revenue.set_index("customer_id")
-    ctx.add_scores(revenue)
-    ctx.scores[["revenue_365d", "transactions_365d"]] = (
-        ctx.scores[["revenue_365d", "transactions_365d"]].fillna(0)
-    )
-    ctx.results["revenue_by_month"] = ctx.store.sql(
-        load_query("sql/revenue_by_month.sql"), {"cutoff": end, "start": end - pd.DateOffset(months=24)}
-    )
 
 
 def _first(frame: pd.DataFrame | None, column: str) -> float:
@@ -184,28 +111,6 @@ def summarise(ctx: RunContext) -> pd.DataFrame:
         target = "satisfaction" if "satisfaction" in index.index else index.index[0]
         row["satisfaction_index"] = float(pd.to_numeric(index.iloc[:, 0], errors="coerce").get(target))
     return pd.DataFrame([row])
-
-
-STEPS: dict[str, Callable[[RunContext], None]] = {
-    "inputs": step_inputs,
-    "attributes": step_attributes,
-}
-
-
-def register_step(name: str) -> Callable[[Callable[[RunContext], None]], Callable[[RunContext], None]]:
-    """Decorator adding a step (modules plug in here)."""
-
-    def deco(fn: Callable[[RunContext], None]) -> Callable[[RunContext], None]:
-        STEPS[name] = fn
-        return fn
-
-    return deco
-
-
-def _load_module_steps() -> None:
-    # Each module's steps live in crm_analytics/steps.py so that importing the
-    # pipeline never fails because one module is missing.
-    importlib.import_module("crm_analytics.steps")
 
 
 # -- results tables -------------------------------------------------------------------------
@@ -340,24 +245,6 @@ def _writer_for(store: Store, busy_timeout: float) -> Iterator[Store]:
         writer.close()
 
 
-def default_as_of(store: Store) -> dt.date:
-    """The latest transaction date in the store, never later than today.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from crm_analytics import Store
-    >>> store = Store(":memory:")
-    >>> _ = store.load("transactions", pd.DataFrame({"transaction_id": ["T1"], "customer_id": ["C1"],
-    ...     "transaction_date": ["2024-05-31 18:00"], "amount": [9.5]}), unknown_customers="create")
-    >>> default_as_of(store)
-    datetime.date(2024, 5, 31)
-    """
-    last = store.sql("SELECT max(transaction_date) AS last FROM transactions")["last"].iloc[0]
-    today = dt.date.today()
-    if last is None or pd.isna(last):
-        return today
-    return min(pd.Timestamp(last).date(), today)
 
 
 def _progress(total: int, enabled: bool | None) -> Any:
@@ -387,7 +274,7 @@ def run_batch(
     as_of : date-like, optional
         Overrides ``config.as_of``; default: the latest transaction date.
     config : RunConfig, dict, or path to a TOML file, optional
-        Options (see :class:`crm_analytics.config.RunConfig`); environment
+        Options (see :class:`crm_analytics.scoring.config.RunConfig`); environment
         variables ``CRM_ANALYTICS_<KEY>`` apply too.
     progress : bool, optional
         Show a progress bar (default: only on a terminal; plain log lines otherwise).
@@ -406,17 +293,18 @@ def run_batch(
 
     Examples
     --------
-    >>> from crm_analytics import Store, synthetic
+    >>> from crm_analytics import Store
+    >>> from crm_analytics.datasets import synthetic
     >>> store = Store(":memory:")
     >>> data = synthetic.generate(n_customers=300, seed=1)
     >>> _ = store.load_all(data.tables())
     >>> result = run_batch(store, config={"steps": ["inputs", "attributes"]})
     >>> result.status, result.customers
     ('succeeded', 300)
+    >>> from crm_analytics import latest_scores
     >>> len(latest_scores(store))
     300
     """
-    _load_module_steps()
     if isinstance(config, RunConfig):
         cfg = config
     elif isinstance(config, dict):
@@ -439,7 +327,7 @@ def run_batch(
     step_seconds: dict[str, float] = {}
     ctx: RunContext | None = None
     with store.session():
-        day = to_date(cfg.as_of) if cfg.as_of else default_as_of(store)
+        day = resolve_as_of(store, cfg.as_of)
         if day > dt.date.today():
             raise InputError(f"as_of {day} is in the future")
         ctx = RunContext(store=store, config=cfg, run_id=run_id, as_of=day)
@@ -503,130 +391,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-# -- reading results --------------------------------------------------------------------------
-@contextlib.contextmanager
-def reading(store: Store | str | os.PathLike) -> Iterator[Store]:
-    """A store to read from for a block of queries: the one given, or the file opened read-only.
-
-    A path is opened read-only (per query retries while a run writes) and closed
-    afterwards; within the block one connection is held.
-    """
-    own = not isinstance(store, Store)
-    s = Store(store, read_only=True) if own else store
-    try:
-        with s.session():
-            yield s
-    finally:
-        if own:
-            s.close()
-
-
-def runs(store: Store | str | os.PathLike, *, limit: int = 50) -> pd.DataFrame:
-    """The most recent runs (newest first) with status, as_of, timings and messages.
-
-    Examples
-    --------
-    >>> from crm_analytics import Store
-    >>> runs(Store(":memory:")).columns[:4].tolist()
-    ['run_id', 'as_of', 'status', 'started_at']
-    """
-    with reading(store) as s:
-        if "runs" not in s.tables():
-            return pd.DataFrame(columns=["run_id", "as_of", "status", "started_at", "finished_at",
-                                         "customers", "message"])
-        return s.sql(
-            "SELECT run_id, as_of, status, started_at, finished_at, customers, message, "
-            "step_seconds, metrics FROM runs ORDER BY finished_at DESC LIMIT ?", [int(limit)],
-        )
-
-
-def latest_run_id(store: Store, as_of: Any = None) -> str:
-    """The id of the newest successful run (for ``as_of`` if given).
-
-    Examples
-    --------
-    >>> from crm_analytics import Store, run_batch, synthetic
-    >>> store = Store(":memory:")
-    >>> _ = store.load_all(synthetic.generate(n_customers=200, seed=1).tables())
-    >>> run = run_batch(store, config={"steps": ["inputs", "attributes"]})
-    >>> latest_run_id(store) == run.run_id
-    True
-    """
-    if "runs" not in store.tables():
-        raise InputError(f"{store.path}: no scoring run yet; run `crm-analytics score` first")
-    params = {"as_of": None if as_of is None else to_date(as_of)}
-    got = store.sql(
-        "SELECT run_id FROM runs WHERE status = 'succeeded' AND ($as_of IS NULL OR as_of = $as_of) "
-        "ORDER BY finished_at DESC LIMIT 1", params,
-    )
-    if got.empty:
-        which = "" if as_of is None else f" as of {to_date(as_of)}"
-        raise InputError(f"{store.path}: no successful scoring run{which}; run `crm-analytics score`")
-    return str(got["run_id"].iloc[0])
-
-
-def latest_scores(store: Store | str | os.PathLike, *, run_id: str | None = None,
-                  as_of: Any = None) -> pd.DataFrame:
-    """One row per customer with every score and segment of the latest successful run.
-
-    Safe to call from another process while a run is writing: with a read-only
-    store it waits for the run's final transaction and then sees all of it.
-
-    Examples
-    --------
-    >>> from crm_analytics import Store, run_batch, synthetic
-    >>> store = Store(":memory:")
-    >>> _ = store.load_all(synthetic.generate(n_customers=200, seed=1).tables())
-    >>> run = run_batch(store, config={"steps": ["inputs", "attributes"]})
-    >>> scores = latest_scores(store)
-    >>> len(scores), scores.attrs["run_id"] == run.run_id
-    (200, True)
-    >>> "size_band" in scores.columns
-    True
-    """
-    with reading(store) as s:
-        rid = run_id or latest_run_id(s, as_of)
-        frame = s.sql("SELECT * FROM customer_scores WHERE run_id = ? ORDER BY customer_id", [rid])
-        meta = s.sql("SELECT as_of FROM runs WHERE run_id = ?", [rid])
-        as_of_of_run = meta["as_of"].iloc[0] if len(meta) else None
-    if frame.empty:
-        raise InputError(f"run {rid} has no customer scores (pruned or unknown run id)")
-    frame = frame.drop(columns=["run_id"]).set_index("customer_id").dropna(axis=1, how="all")
-    frame.attrs["run_id"] = rid
-    frame.attrs["as_of"] = str(as_of_of_run)
-    return frame
-
-
-def run_results(store: Store | str | os.PathLike, run_id: str | None = None) -> dict[str, pd.DataFrame]:
-    """The aggregate result tables of a run (what the dashboards show), by name.
-
-    ``"_run"`` holds the run's row of ``runs``.
-
-    Examples
-    --------
-    >>> from crm_analytics import Store, run_batch, synthetic
-    >>> store = Store(":memory:")
-    >>> _ = store.load_all(synthetic.generate(n_customers=200, seed=1).tables())
-    >>> run = run_batch(store, config={"steps": ["inputs", "attributes"]})
-    >>> results = run_results(store)
-    >>> int(results["overview"]["customers"].iloc[0]), results["_run"]["status"].iloc[0]
-    (200, 'succeeded')
-    """
-    with reading(store) as s:
-        rid = run_id or latest_run_id(s)
-        rows = s.sql("SELECT name, payload FROM run_results WHERE run_id = ?", [rid])
-        meta = s.sql("SELECT * FROM runs WHERE run_id = ?", [rid])
-    from io import StringIO
-
-    out = {r.name: pd.read_json(StringIO(r.payload), orient="table") for r in rows.itertuples()}
-    out["_run"] = meta
-    return out
-
-
-__all__ = [
-    "CRMError", "RunContext", "RunResult", "latest_run_id", "latest_scores", "register_step",
-    "run_batch", "run_results", "runs",
-]
+__all__ = ["RunContext", "RunResult", "run_batch", "train_churn_model"]
 
 
 def train_churn_model(
@@ -637,21 +402,15 @@ def train_churn_model(
 
     Returns a one-line description of what was saved. No run is written.
     """
-    _load_module_steps()
-    from crm_analytics.modelstore import churn_model_for_run
-
-    churn = _optional("crm_analytics.churn")
-    if churn is None:
-        raise RunError("the churn module is not available in this version")
     cfg = config if isinstance(config, RunConfig) else (
         load_config(overrides=config) if isinstance(config, dict) else load_config(config))
     cfg.retrain = True
     if as_of is not None:
         cfg.as_of = str(as_of)
     with reading(store) as s:
-        day = to_date(cfg.as_of) if cfg.as_of else default_as_of(s)
+        day = resolve_as_of(s, cfg.as_of)
         ctx = RunContext(store=s, config=cfg, run_id="train-" + uuid.uuid4().hex[:6], as_of=day)
-        model = churn_model_for_run(ctx, churn)
+        model = churn_model_for_run(ctx)
     if model is None:
         raise RunError("; ".join(ctx.notes) or "not enough history to train the churn model")
     for hook in ctx.on_commit:

@@ -15,13 +15,13 @@ import json
 import logging
 import os
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pandas as pd
 
+from crm_analytics import churn
 from crm_analytics.errors import ModelFileError
-from crm_analytics.pipeline import RunContext
+from crm_analytics.scoring.context import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +37,13 @@ def model_dir(ctx: RunContext) -> Path:
     return Path(ctx.store.path).resolve().parent / "models"
 
 
-def _last_cutoffs(churn: ModuleType, evaluate_at: dt.date, horizon: int, months: int) -> list[dt.date]:
+def _last_cutoffs(evaluate_at: dt.date, horizon: int, months: int) -> list[dt.date]:
     """The ``months`` latest month-end cutoffs whose label windows end by ``evaluate_at``."""
     start = pd.Timestamp(evaluate_at) - pd.Timedelta(days=horizon) - pd.DateOffset(months=months)
     return churn.training_cutoffs(start, evaluate_at, horizon_days=horizon)[-months:]
 
 
-def churn_model_for_run(ctx: RunContext, churn: ModuleType) -> Any | None:
+def churn_model_for_run(ctx: RunContext) -> Any | None:
     """Return a churn model valid for ``ctx.as_of``: the saved one if fresh, else a new one."""
     cfg = ctx.config
     horizon = cfg.churn_horizon_days
@@ -68,10 +68,10 @@ def churn_model_for_run(ctx: RunContext, churn: ModuleType) -> Any | None:
         except ModelFileError as exc:
             ctx.notes.append(f"saved churn model not usable ({exc}); refit")
     months = cfg.churn_training_months
-    deploy_cutoffs = _last_cutoffs(churn, ctx.as_of, horizon, months)
+    deploy_cutoffs = _last_cutoffs(ctx.as_of, horizon, months)
     # The back-test evaluates one horizon earlier, where the labels are known.
     backtest_at = (pd.Timestamp(ctx.as_of) - pd.Timedelta(days=horizon)).date()
-    backtest_cutoffs = _last_cutoffs(churn, backtest_at, horizon, months)
+    backtest_cutoffs = _last_cutoffs(backtest_at, horizon, months)
     if len(backtest_cutoffs) < 2:
         ctx.notes.append("churn skipped: less than two months of history before the back-test cutoff")
         return None

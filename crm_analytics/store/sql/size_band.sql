@@ -1,4 +1,4 @@
--- Fragment, included with `-- @include sql/size_band.sql`: the size band of a row of
+-- Fragment, included with `-- @include store/sql/size_band.sql`: the size band of a row of
 -- customers as one CASE expression (the rule of crm_analytics/features.py).
 -- Parameters: $large_employees (INTEGER), $large_revenue (DOUBLE)
 CASE

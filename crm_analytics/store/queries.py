@@ -19,15 +19,15 @@ _INCLUDE = re.compile(r"^(\s*)--\s*@include\s+(\S+)\s*$", re.MULTILINE)
 def load_query(name: str) -> str:
     """Return the text of ``crm_analytics/<name>`` (e.g. ``'clv/sql/rfm_summary.sql'``).
 
-    A line ``-- @include sql/<fragment>.sql`` is replaced by that fragment (its
+    A line ``-- @include store/sql/<fragment>.sql`` is replaced by that fragment (its
     leading comment lines dropped), so a rule such as the size band is written
     once and shared by every query that needs it.
 
     Examples
     --------
-    >>> "SELECT" in load_query("sql/table_counts.sql")
+    >>> "SELECT" in load_query("store/sql/table_counts.sql")
     True
-    >>> "'small_medium'" in load_query("sql/customer_attributes.sql")
+    >>> "'small_medium'" in load_query("store/sql/customer_attributes.sql")
     True
     """
     path = resources.files("crm_analytics").joinpath(name)

@@ -8,7 +8,7 @@ The caller runs everything inside one transaction: a load that fails midway
 leaves nothing of itself behind.
 
 Row accounting always holds: ``rows_read = rows_loaded + rows_rejected + rows_duplicate``.
-SQL here is built from identifiers in :mod:`crm_analytics.schema`; every value
+SQL here is built from identifiers in :mod:`crm_analytics.store.schema`; every value
 that comes from the caller (paths, names, formats, constants) is a bound parameter.
 """
 
@@ -27,7 +27,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from crm_analytics.cleansing import (
+from crm_analytics.errors import InputError, MissingColumnsError, SourceError
+from crm_analytics.store.cleansing import (
     DEFAULT_DATE_FORMATS,
     EMAIL_PATTERN,
     clean_text,
@@ -36,9 +37,8 @@ from crm_analytics.cleansing import (
     q,
     typed,
 )
-from crm_analytics.errors import InputError, MissingColumnsError, SourceError
-from crm_analytics.schema import CUSTOMERS, Table
-from crm_analytics.sources import Source
+from crm_analytics.store.schema import CUSTOMERS, Table
+from crm_analytics.store.sources import Source
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def map_columns(
 
     Examples
     --------
-    >>> from crm_analytics.schema import CUSTOMERS
+    >>> from crm_analytics.store.schema import CUSTOMERS
     >>> map_columns(["Customer ID", "Mail", "x"], CUSTOMERS, {"Mail": "email"}, {}, "c.csv")
     ({'email': 'Mail', 'customer_id': 'Customer ID'}, ['x'])
     """

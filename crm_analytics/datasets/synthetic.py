@@ -1,6 +1,6 @@
 """Synthetic CRM data with a known ground truth.
 
-:func:`generate` builds the four contract tables of :mod:`crm_analytics.schema`
+:func:`generate` builds the four contract tables of :mod:`crm_analytics.store.schema`
 for a mixed B2B/B2C company, drawn from stated statistical processes whose
 parameters are returned alongside the data, so every model in the package can
 be checked against the answer it should find:
@@ -44,7 +44,7 @@ import pandas as pd
 from scipy.special import expit
 
 from crm_analytics.errors import InputError
-from crm_analytics.schema import TABLES
+from crm_analytics.store.schema import TABLES
 
 __all__ = [
     "CATEGORIES",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from crm_analytics.queries import load_query
+from crm_analytics.store.queries import load_query
 
 SIZE_BANDS = ("large", "small_medium", "consumer", "unknown")
 
@@ -89,8 +89,8 @@ def customer_attributes(
     >>> customer_attributes(store)["size_band"].tolist()
     ['large', 'small_medium', 'consumer']
     """
-    from crm_analytics.timeutils import cutoff
+    from crm_analytics.core.timeutils import cutoff
 
     params = {**thresholds.params(), "cutoff": None if as_of is None else cutoff(as_of)}
-    out = store.sql(load_query("sql/customer_attributes.sql"), params)
+    out = store.sql(load_query("store/sql/customer_attributes.sql"), params)
     return out.set_index("customer_id")

@@ -2,7 +2,7 @@
 
 The loader stages every input as text, then turns each column into its
 canonical type with the expressions below. Identifiers come from
-:mod:`crm_analytics.schema` (never from user input); user-supplied values such
+:mod:`crm_analytics.store.schema` (never from user input); user-supplied values such
 as date formats are bound parameters.
 """
 
@@ -12,7 +12,7 @@ import csv
 from functools import lru_cache
 from importlib import resources
 
-from crm_analytics.schema import FALSE_TOKENS, NULL_TOKENS, TRUE_TOKENS, Column
+from crm_analytics.store.schema import FALSE_TOKENS, NULL_TOKENS, TRUE_TOKENS, Column
 
 # Formats tried after ISO 8601 when a date column is not ISO. Only unambiguous
 # ones: 01/02/2024 could be January or February, so '%d/%m/%Y' and '%m/%d/%Y'
@@ -136,7 +136,7 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$"
 @lru_cache(maxsize=1)
 def country_rows() -> list[tuple[str, str]]:
     """(lookup key, alpha-2) pairs: alpha-2, alpha-3 and names, upper-cased."""
-    text = resources.files("crm_analytics").joinpath("data/countries.csv").read_text("utf-8")
+    text = resources.files("crm_analytics").joinpath("store/data/countries.csv").read_text("utf-8")
     pairs: dict[str, str] = {}
     for row in csv.DictReader(text.splitlines()):
         a2 = row["alpha2"]
@@ -154,5 +154,5 @@ def country_regions() -> dict[str, str]:
     >>> country_regions()["DE"], country_regions()["BR"], country_regions()["JP"]
     ('EMEA', 'Americas', 'APAC')
     """
-    text = resources.files("crm_analytics").joinpath("data/countries.csv").read_text("utf-8")
+    text = resources.files("crm_analytics").joinpath("store/data/countries.csv").read_text("utf-8")
     return {row["alpha2"]: row["region"] for row in csv.DictReader(text.splitlines())}
