@@ -53,3 +53,7 @@ class ConvergenceWarning(CRMWarning):
 
 class DataQualityWarning(CRMWarning):
     """The data allow the computation but weaken it (tiny cells, constant items...)."""
+
+
+class NotFittedError(CRMError, ValueError, AttributeError):
+    """A model was used before ``fit`` (same bases as scikit-learn's NotFittedError)."""

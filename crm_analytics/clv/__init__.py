@@ -48,7 +48,7 @@ from crm_analytics.clv.potential import (
     revenue_potential,
     size_band,
 )
-from crm_analytics.clv.report import Report
+from crm_analytics.core.summary import Summary
 from crm_analytics.clv.summary import DAYS_PER_UNIT, HOLDOUT_COLUMNS, SUMMARY_COLUMNS, rfm_summary
 
 __all__ = [
@@ -63,7 +63,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "CLVModel",
     "EvaluationResult",
-    "Report",
+    "Summary",
     "evaluate_clv_model",
     "naive_baseline",
     "plot_calibration_vs_holdout",

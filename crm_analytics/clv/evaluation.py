@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_analytics.clv.report import Report
+from crm_analytics.core.summary import Summary
 from crm_analytics.clv.summary import check_summary
 from crm_analytics.clv.utils import distinct_rows
 
@@ -82,7 +82,7 @@ class EvaluationResult:
         """The metrics table (a copy)."""
         return self.metrics.copy()
 
-    def summary(self) -> Report:
+    def summary(self) -> Summary:
         """Metrics as text / HTML / DataFrame, with the conditional-expectation table."""
         facts = [
             ("model", self.model_name),
@@ -91,7 +91,7 @@ class EvaluationResult:
             ("baseline", "own rate x holdout length x overall retention "
                          f"(R = {self.baseline['retention']:.3f})"),
         ]
-        return Report(
+        return Summary(
             "CLV model holdout evaluation", facts, self.metrics,
             self.notes, [("Mean holdout purchases by calibration frequency", self.conditional)],
         )

@@ -49,7 +49,7 @@ import pandas as pd
 
 from crm_analytics.clv._lifetimes import lifetimes_version
 from crm_analytics.clv.models import PURCHASE_MODELS, SPEND_MODELS, GammaGammaModel, PurchaseModel
-from crm_analytics.clv.report import Report
+from crm_analytics.core.summary import Summary
 from crm_analytics.clv.summary import DAYS_PER_UNIT, check_summary, check_time_unit, summary_time_unit
 from crm_analytics.clv.utils import distinct_rows
 from crm_analytics.errors import ConvergenceWarning, InputError, ModelFileError
@@ -613,12 +613,12 @@ class CLVModel:
 
         return evaluate_clv_model(self, summary_with_holdout)
 
-    def summary(self) -> Report:
+    def summary(self) -> Summary:
         """Parameters with standard errors, sample sizes and convergence notes.
 
         Returns
         -------
-        Report
+        Summary
             Prints as text, renders as HTML in Jupyter, ``to_frame()`` gives
             the parameter table (model, estimate, std_error).
         """
@@ -645,7 +645,7 @@ class CLVModel:
         ]
         if self.spend_model_ is not None and self.spend_model_.params["q"] > 1:
             facts.append(("mean spend p*v/(q-1)", f"{self.spend_model_.population_mean:.4g}"))
-        return Report(f"CLV model: {pm.title} + "
+        return Summary(f"CLV model: {pm.title} + "
                       f"{self.spend_model_.title if self.spend_model_ else 'no spend model'}",
                       facts, table, list(self.fit_notes_))
 

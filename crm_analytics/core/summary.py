@@ -1,4 +1,8 @@
-"""A small readable result: text for the console, HTML for Jupyter, a DataFrame for code."""
+"""The one result class of the package: text for the console, HTML for Jupyter, a DataFrame for code.
+
+Every ``summary()`` (CLVModel, ChurnModel, NeedsSegmenter, SatisfactionIndex,
+evaluations) returns a :class:`Summary`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["Report"]
+__all__ = ["Summary"]
 
 
 @dataclass
-class Report:
+class Summary:
     """What ``summary()`` returns: a titled table with facts and notes.
 
     ``str(report)`` is plain text, ``report._repr_html_()`` renders in Jupyter
@@ -20,7 +24,7 @@ class Report:
 
     Examples
     --------
-    >>> r = Report("Demo", [("customers", "3")], pd.DataFrame({"estimate": [1.5]}, index=["r"]))
+    >>> r = Summary("Demo", [("customers", "3")], pd.DataFrame({"estimate": [1.5]}, index=["r"]))
     >>> print(r)
     Demo
     ====
