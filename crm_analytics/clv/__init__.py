@@ -48,8 +48,8 @@ from crm_analytics.clv.potential import (
     revenue_potential,
     size_band,
 )
-from crm_analytics.core.summary import Summary
 from crm_analytics.clv.summary import DAYS_PER_UNIT, HOLDOUT_COLUMNS, SUMMARY_COLUMNS, rfm_summary
+from crm_analytics.core.summary import Summary
 
 __all__ = [
     "DAYS_PER_UNIT",

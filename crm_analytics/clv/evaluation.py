@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_analytics.core.summary import Summary
 from crm_analytics.clv.summary import check_summary
 from crm_analytics.clv.utils import distinct_rows
+from crm_analytics.core.summary import Summary
 
 __all__ = ["EvaluationResult", "evaluate_clv_model", "naive_baseline"]
 

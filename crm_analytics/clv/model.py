@@ -49,9 +49,9 @@ import pandas as pd
 
 from crm_analytics.clv._lifetimes import lifetimes_version
 from crm_analytics.clv.models import PURCHASE_MODELS, SPEND_MODELS, GammaGammaModel, PurchaseModel
-from crm_analytics.core.summary import Summary
 from crm_analytics.clv.summary import DAYS_PER_UNIT, check_summary, check_time_unit, summary_time_unit
 from crm_analytics.clv.utils import distinct_rows
+from crm_analytics.core.summary import Summary
 from crm_analytics.errors import ConvergenceWarning, InputError, ModelFileError
 
 log = logging.getLogger(__name__)

@@ -50,7 +50,7 @@ def check_number(
     >>> check_number("Model", "rate", 1.5, low=0, high=1, high_open=True)
     Traceback (most recent call last):
     ...
-    crm_analytics.errors.InputError: The 'rate' parameter of Model must be a float in the range [0, 1). Got 1.5 instead.
+    crm_analytics.errors.InputError: The 'rate' parameter of Model must be a float in the range [0, 1). ...
     """
     if value is None and allow_none:
         return None
