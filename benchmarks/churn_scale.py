@@ -18,7 +18,7 @@
      features in SQL, satisfaction features (no tickets or surveys here),
      firmographics and the BG/NBD fit of :mod:`crm_analytics.clv` on the whole
      history. The SQL stage of the purchase features is also timed alone.
-   * **score**: ``ChurnModel.load`` then ``predict(store, as_of)`` with the
+   * **score**: ``ChurnModel.load`` then ``churn.score(model, store, as_of)`` with the
      three reasons per customer (features rebuilt inside); and once without
      reasons.
    * **pandas** (the obvious alternative, for the purchase features only):
@@ -93,7 +93,7 @@ def run_score(db: str, model_path: str, reasons: bool) -> dict:
     model = churn.ChurnModel.load(model_path)
     stages["load model"] = time.perf_counter() - t
     t = time.perf_counter()
-    scores = model.predict(store, AS_OF, reasons=reasons)
+    scores = churn.score(model, store, AS_OF, reasons=reasons)
     stages["predict" + (" with reasons" if reasons else "")] = time.perf_counter() - t
     bands = scores["risk_band"].value_counts().to_dict()
     return {"stages": stages, "customers": len(scores), "bands": {str(k): int(v) for k, v in

@@ -9,9 +9,15 @@ never a traceback (``--verbose`` adds it).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import errno
+import gzip
 import logging
+import math
 import os
+import re
 import sys
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,8 +40,138 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+# -- argument types: an argument of the wrong shape is refused by argparse, in one
+# line naming the option ("argument --limit: ..."), before anything runs. --------------
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".json", ".gz", ".xlsx", ".zip")
+
+
+def _int_at_least(minimum: int, maximum: int | None = None) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            upper = f" and at most {maximum}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number of at least {minimum}{upper}; got {text!r}")
+        return value
+    parse.__name__ = "int"
+    return parse
+
+
+_customers = _int_at_least(1, 1_000_000)
+_count = _int_at_least(0)
+_seed = _int_at_least(0, 2**32 - 1)
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1 (e.g. 0.05); got {text!r}")
+    return value
+
+
+def _iso_date(text: str) -> str:
+    """A calendar date written YYYY-MM-DD (nothing else: 01/02/2024 is ambiguous)."""
+    value = text.strip()
+    try:
+        if not _DATE.match(value):
+            raise ValueError
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2024-12-31") from None
+    return value
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def _date_format(text: str) -> str:
+    if "%" not in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a strptime format; use e.g. '%d/%m/%Y'")
+    return text
+
+
+def _existing_ancestor(path: Path) -> Path:
+    for parent in (path, *path.parents):
+        if parent.exists():
+            return parent
+    return Path(".")
+
+
+def _writable_under(path: Path, text: str) -> None:
+    """Refuse a path that cannot be created: under a regular file or an unwritable folder."""
+    anchor = _existing_ancestor(path.parent)
+    if not anchor.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {anchor} is a file, not a folder")
+    if not os.access(anchor, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: no permission to write in {anchor}")
+
+
+def _input_file(text: str) -> str:
+    """An existing, readable regular file."""
+    path = Path(_text(text))
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a folder; give a file")
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: file not found")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text}: no permission to read it")
+    return text
+
+
+def _out_dir(text: str) -> str:
+    """A folder that exists (and is writable) or can be created."""
+    path = Path(_text(text))
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise argparse.ArgumentTypeError(f"{text}: no permission to write in this folder")
+        return text
+    if path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: is a file; give a folder")
+    _writable_under(path, text)
+    return text
+
+
+def _out_file(text: str) -> str:
+    """A file path that can be written (it may exist; it must not be a folder)."""
+    path = Path(_text(text))
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a folder; give a file path such as "
+                                         f"{path / 'contacts.csv'}")
+    _writable_under(path, text)
+    return text
+
+
+def _store_path(text: str) -> str:
+    """A store file: ``:memory:``, an existing file or one that can be created."""
+    if text == ":memory:":
+        return text
+    path = Path(_text(text))
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a folder; give the store file, e.g. "
+                                         f"{path / 'crm.duckdb'}")
+    if path.name.lower().endswith(_DATA_SUFFIXES):
+        raise argparse.ArgumentTypeError(
+            f"{text}: is a data file name, not a store; load it with `crm-analytics load` "
+            "and pass the store file (e.g. crm.duckdb) as --db")
+    _writable_under(path, text)
+    return text
+
+
 def _db_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", default=None, metavar="PATH",
+    p.add_argument("--db", default=None, metavar="PATH", type=_store_path,
                    help="store file (default: $CRM_ANALYTICS_DB or ./crm.duckdb)")
 
 
@@ -62,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("load", help="validate and load a CSV/Parquet file (or glob) into a table")
     p.add_argument("table", choices=TABLE_NAMES)
-    p.add_argument("path", help="file, glob ('exports/*.csv') or Parquet file")
+    p.add_argument("path", type=_text, help="file, glob ('exports/*.csv') or Parquet file")
     _db_arg(p)
     p.add_argument("--map", action="append", default=[], metavar="SOURCE=CANONICAL",
                    help="rename a source column, e.g. --map 'Cust No=customer_id' (repeatable)")
@@ -70,12 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="value for a column the file lacks, e.g. --const scale_max=10 (repeatable)")
     p.add_argument("--mode", choices=("append", "upsert"), default="append",
                    help="upsert updates keys that exist with other values (default: append)")
-    p.add_argument("--date-format", action="append", default=None, metavar="FMT",
+    p.add_argument("--date-format", action="append", default=None, metavar="FMT", type=_date_format,
                    help="strptime format tried after ISO dates, e.g. '%%d/%%m/%%Y' (repeatable)")
-    p.add_argument("--encoding", default=None, help="utf-8 (default), utf-16 or latin-1")
+    p.add_argument("--encoding", default=None, type=_text, help="utf-8 (default), utf-16 or latin-1")
     p.add_argument("--create-customers", action="store_true",
                    help="create bare customers for unknown customer_ids instead of rejecting rows")
-    p.add_argument("--max-reject-share", type=float, default=None, metavar="SHARE",
+    p.add_argument("--max-reject-share", type=_share, default=None, metavar="SHARE",
                    help="exit 1 if more than this share of rows is rejected (e.g. 0.05)")
     _verbosity(p)
 
@@ -86,45 +222,47 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rejects", help="list quarantined rows with their reasons")
     _db_arg(p)
     p.add_argument("--table", choices=TABLE_NAMES, default=None)
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_count, default=50, help="rows to show (default: 50)")
     p.add_argument("--retry", action="store_true",
                    help="re-validate the table's rejects and load those that now pass")
     _verbosity(p)
 
     p = sub.add_parser("score", help="run the scoring job: CLV, churn, segments, satisfaction")
     _db_arg(p)
-    p.add_argument("--as-of", default=None, metavar="DATE", help="score as of this date (inclusive)")
-    p.add_argument("--config", default=os.environ.get("CRM_ANALYTICS_CONFIG"), metavar="FILE",
+    p.add_argument("--as-of", default=None, metavar="DATE", type=_iso_date,
+                   help="score as of this date (inclusive), YYYY-MM-DD")
+    p.add_argument("--config", default=None, metavar="FILE", type=_input_file,
                    help="TOML config (default: $CRM_ANALYTICS_CONFIG)")
     p.add_argument("--retrain", action="store_true", default=None, help="refit the churn model")
-    p.add_argument("--dashboard-dir", default=None, metavar="DIR",
+    p.add_argument("--dashboard-dir", default=None, metavar="DIR", type=_out_dir,
                    help="publish dashboards there after the run")
     _verbosity(p)
 
     p = sub.add_parser("train", help="refit and save the churn model without writing a run")
     _db_arg(p)
-    p.add_argument("--as-of", default=None, metavar="DATE")
-    p.add_argument("--config", default=os.environ.get("CRM_ANALYTICS_CONFIG"), metavar="FILE")
+    p.add_argument("--as-of", default=None, metavar="DATE", type=_iso_date)
+    p.add_argument("--config", default=None, metavar="FILE", type=_input_file,
+                   help="TOML config (default: $CRM_ANALYTICS_CONFIG)")
     _verbosity(p)
 
     p = sub.add_parser("runs", help="list scoring runs, newest first")
     _db_arg(p)
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=_count, default=20, help="runs to show (default: 20)")
     _verbosity(p)
 
     p = sub.add_parser("dashboard", help="write the offline HTML dashboards of a run")
     _db_arg(p)
-    p.add_argument("--run", default="latest", help="run id (default: latest)")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--run", default="latest", type=_text, help="run id (default: latest)")
+    p.add_argument("--out", required=True, metavar="DIR", type=_out_dir)
     _verbosity(p)
 
     p = sub.add_parser("export", help="export segments for a campaign (consent, dedupe, manifest)")
     _db_arg(p)
-    p.add_argument("--segment", action="append", required=True, metavar="NAME",
+    p.add_argument("--segment", action="append", required=True, metavar="NAME", type=_text,
                    help="segment name; repeat for several (priority order: each contact once)")
-    p.add_argument("--out", required=True, metavar="PATH")
+    p.add_argument("--out", required=True, metavar="PATH", type=_out_file)
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
-    p.add_argument("--campaign", default=None, help="campaign name recorded in the manifest")
+    p.add_argument("--campaign", default=None, type=_text, help="campaign name recorded in the manifest")
     _verbosity(p)
 
     p = sub.add_parser("segment", help="define or list custom segments")
@@ -136,9 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     _verbosity(p)
 
     p = sub.add_parser("demo", help="generate demo data, load it, score it, publish dashboards")
-    p.add_argument("--dir", default="demo_output", help="folder for the store and outputs")
-    p.add_argument("--customers", type=int, default=5000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dir", default="demo_output", type=_out_dir,
+                   help="folder for the store and outputs")
+    p.add_argument("--customers", type=_customers, default=5000)
+    p.add_argument("--seed", type=_seed, default=0)
     _verbosity(p)
 
     p = sub.add_parser("example-config", help="print a documented example crm.toml")
@@ -233,7 +372,7 @@ def _run_config(args: argparse.Namespace) -> Any:
         overrides["retrain"] = True
     if getattr(args, "dashboard_dir", None):
         overrides["dashboard_dir"] = args.dashboard_dir
-    return load_config(args.config, overrides)
+    return load_config(args.config or os.environ.get("CRM_ANALYTICS_CONFIG") or None, overrides)
 
 
 def _db_path(args: argparse.Namespace) -> str:
@@ -250,9 +389,6 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     config = _run_config(args)
     result = run_batch(_db_path(args), config=config, progress=None if not args.quiet else False)
-    if config.dashboard_dir:
-        _publish(_db_path(args), result.run_id, config.dashboard_dir)
-        result.dashboard_dir = str(Path(config.dashboard_dir).resolve())
     print(result)
     return 0
 
@@ -275,10 +411,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _publish(db: str, run: str, out: str) -> Path:
-    try:
-        from crm_analytics.dashboards import write_dashboards
-    except ModuleNotFoundError:
-        raise RunError("dashboards are not available in this version") from None
+    from crm_analytics.dashboards import write_dashboards
+
     return write_dashboards(db, out, run_id=None if run == "latest" else run)
 
 
@@ -301,18 +435,25 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_segment(args: argparse.Namespace) -> int:
     from crm_analytics import segmentation
+    from crm_analytics.store import Store
 
-    if args.action in ("define", "delete", "members") and not args.name:
+    if args.action in ("define", "delete", "members") and not (args.name or "").strip():
         raise UsageError(f"segment {args.action} needs NAME")
+    if args.action != "define" and args.rule is not None:
+        raise UsageError(f"segment {args.action} takes no RULE; got {args.rule!r}")
     if args.action == "define":
-        if not args.rule:
-            raise UsageError("segment define needs NAME and RULE")
-        with _store(args) as store:
+        if not (args.rule or "").strip():
+            raise UsageError("segment define needs NAME and RULE, e.g. "
+                             "segment define vip \"clv in top 10%\"")
+        with Store(_db_path(args)) as store:
             segmentation.define_segment(store, args.name, args.rule, description=args.description)
         print(f"segment {args.name!r} saved")
     elif args.action == "delete":
-        with _store(args) as store:
-            segmentation.delete_segment(store, args.name)
+        with Store(_db_path(args)) as store:
+            found = segmentation.delete_segment(store, args.name)
+        if not found:
+            raise InputError(f"segment {args.name!r} does not exist; nothing deleted "
+                             "(see `crm-analytics segment list`)")
         print(f"segment {args.name!r} deleted")
     elif args.action == "members":
         with _store(args, read_only=True) as store:
@@ -367,6 +508,44 @@ def _configure_logging(args: argparse.Namespace) -> None:
         logging.getLogger(name).setLevel(level)
 
 
+def _one_line(exc: BaseException) -> str:
+    """The first line of an error's message (rule errors add a caret drawing below it)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an OS error on a user-given path: the path, the problem, the fix."""
+    name = exc.filename if exc.filename is not None else "a file"
+    fixes = {
+        errno.ENOENT: "check the path and the working directory",
+        errno.EISDIR: "give a file, not a folder",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EEXIST: "a file of that name is in the way; give another path",
+        errno.EACCES: "check the permissions",
+        errno.EPERM: "check the permissions",
+        errno.ENOSPC: "free some disk space",
+        errno.EROFS: "give a path on a writable disk",
+    }
+    fix = fixes.get(exc.errno or 0, "check the path")
+    return f"{name}: {exc.strerror or exc}; {fix}"
+
+
+#: OS errors that mean "this path (given by the user) cannot be used": input errors, exit 2.
+_PATH_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, FileExistsError,
+                PermissionError)
+
+
+def _quiet_broken_pipe() -> int:
+    """stdout was closed early (``crm-analytics rejects | head -1``): stop quietly."""
+    try:  # point stdout at devnull so the interpreter's final flush does not complain
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. captured in tests)
+        pass
+    return 141  # 128 + SIGPIPE, like a command killed by the closed pipe
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``crm-analytics``; returns the exit code.
 
@@ -380,26 +559,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args)
     verbose = getattr(args, "verbose", False)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         if verbose:
             log.exception("details")
         return 2
     except (RunError, StoreBusyError) as exc:
-        print(f"failed: {exc}", file=sys.stderr)
+        print(f"failed: {_one_line(exc)}", file=sys.stderr)
         if verbose:
             log.exception("details")
         return 1
     except CRMError as exc:
-        print(f"failed: {exc}", file=sys.stderr)
+        print(f"failed: {_one_line(exc)}", file=sys.stderr)
+        if verbose:
+            log.exception("details")
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except _PATH_ERRORS as exc:  # a path the user gave cannot be used: an input error
+        print(f"error: {_os_error_line(exc)}", file=sys.stderr)
+        if verbose:
+            log.exception("details")
+        return 2
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        print(f"error: an input file is truncated or is damaged compressed data ({exc}); "
+              "re-create or re-download it", file=sys.stderr)
+        if verbose:
+            log.exception("details")
+        return 2
     except Exception as exc:  # never a bare traceback for a scheduler's log
-        print(f"failed: unexpected {type(exc).__name__}: {exc} (run with --verbose for details)",
-              file=sys.stderr)
+        print(f"failed: unexpected {type(exc).__name__}: {_one_line(exc)} "
+              "(run with --verbose for details)", file=sys.stderr)
         if verbose:
             log.exception("details")
         return 1

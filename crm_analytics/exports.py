@@ -65,8 +65,10 @@ from crm_analytics.errors import InputError
 from crm_analytics.segmentation.rules import get_segment, segment_members
 from crm_analytics.store.queries import load_query
 from crm_analytics.store.results import latest_run_id, latest_scores
+from crm_analytics.store.score_columns import SCORE_COLUMNS
 
 __all__ = [
+    "EXPORTABLE_COLUMNS",
     "KEY_SCORE_COLUMNS",
     "ExportReport",
     "email_key",
@@ -81,11 +83,14 @@ log = logging.getLogger(__name__)
 KEY_SCORE_COLUMNS: tuple[str, ...] = (
     "clv", "churn_probability", "risk_band", "revenue_potential_code", "value_tier",
 )
+#: Score columns an export may include (``columns=``): the registry's exportable ones
+#: (:mod:`crm_analytics.store.score_columns`); contact details and consent are not
+#: copied from the scores (they are read live from the customers table).
+EXPORTABLE_COLUMNS: tuple[str, ...] = tuple(c.name for c in SCORE_COLUMNS if c.exportable)
 CONTACT_COLUMNS: tuple[str, ...] = ("customer_id", "name", "email", "phone", "phone_digits")
 FORMATS = ("csv", "parquet")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 _MIN_PHONE_DIGITS = 6
-_PRIVATE = frozenset({"name", "email", "phone", "customer_id", "run_id", "marketing_opt_in"})
 
 
 @dataclass
@@ -322,7 +327,7 @@ def export_segment(
         Written as a ``campaign`` column and into the manifest.
     columns : list of str, optional
         Score columns to write instead of the default :data:`KEY_SCORE_COLUMNS`
-        (those present).
+        (those present): any of :data:`EXPORTABLE_COLUMNS` the scores have.
 
     Returns
     -------
@@ -437,9 +442,10 @@ def _score_columns(scores: pd.DataFrame, columns: Sequence[str] | None) -> list[
     if columns is None:
         return [c for c in KEY_SCORE_COLUMNS if c in scores.columns]
     wanted = [columns] if isinstance(columns, str) else list(columns)
-    bad = [c for c in wanted if c not in scores.columns or c in _PRIVATE or c == "segment"]
+    exportable = set(EXPORTABLE_COLUMNS)
+    bad = [c for c in wanted if c not in scores.columns or c not in exportable]
     if bad:
-        available = sorted(str(c) for c in scores.columns if c not in _PRIVATE)
+        available = [c for c in EXPORTABLE_COLUMNS if c in scores.columns]
         raise InputError(f"export_segment: columns {bad} cannot be exported; score columns: {available}")
     return list(dict.fromkeys(wanted))
 

@@ -197,7 +197,7 @@ Refit on the latest cutoffs, then score the customers active at the last date:
 probability, risk band, revenue at risk and the top three reasons in words."""),
     ("code", """latest = churn.training_cutoffs("2025-01-31", "2025-12-30", horizon_days=90)
 model = churn.ChurnModel(horizon_days=90).fit(store, cutoffs=latest, evaluate_at="2025-12-30")
-scores = model.predict(store, "2025-12-30")
+scores = churn.score(model, store, "2025-12-30")
 scores.sort_values("revenue_at_risk", ascending=False).head(10)"""),
     ("code", """scores["risk_band"].value_counts()"""),
     ("md", """## Saving the model
@@ -207,7 +207,7 @@ features no longer match the feature builder is refused with a clear message."""
     ("code", """path = Path(tempfile.mkdtemp()) / "churn_model.skops"
 model.save(path)
 again = churn.ChurnModel.load(path)
-assert (again.predict(store, "2025-12-30")["churn_probability"]
+assert (churn.score(again, store, "2025-12-30", reasons=False)["churn_probability"]
         == scores["churn_probability"]).all()
 path.stat().st_size"""),
 ])

@@ -1,11 +1,11 @@
 """The churn model: calibrated gradient boosting, trained and tested across time.
 
-Training on a store stacks examples from several past cutoffs: for each cutoff
-``c`` the features as of ``c`` and the label "no purchase in ``(c, c +
-horizon_days]``". Every label window must end on or before the evaluation
-cutoff, and :meth:`ChurnModel.evaluate` refuses a cutoff earlier than the end
-of the last training label window — a time-based backtest, never a random
-split across time.
+Training on a store stacks examples from several past cutoffs
+(:func:`training_set`): for each cutoff ``c`` the features as of ``c`` and the
+label "no purchase in ``(c, c + horizon_days]``". Every label window must end
+on or before the evaluation cutoff, and :meth:`ChurnModel.evaluate` refuses a
+cutoff earlier than the end of the last training label window — a time-based
+backtest, never a random split across time.
 
 Calibration respects time too: with ``K`` training cutoffs, the probabilities
 are calibrated by forward chaining over the last ``calibration_cutoffs`` of
@@ -13,6 +13,10 @@ them (boosting fitted on the cutoffs before cutoff ``k``, the calibration map
 on cutoff ``k``'s examples; the fitted pairs are averaged, scikit-learn's
 ``CalibratedClassifierCV(ensemble=True)``). With a single cutoff, or a plain
 feature table, a stratified 3-fold split is used instead.
+
+Scoring the customers of a store is the function :func:`score`
+(probability, risk band, revenue at risk, reasons); ``ChurnModel.predict`` and
+``predict_proba`` work on feature tables only.
 """
 
 from __future__ import annotations
@@ -20,17 +24,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import numbers
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.model_selection import StratifiedKFold
-from sklearn.utils.validation import check_is_fitted
 
 from crm_analytics.churn import baselines
 from crm_analytics.churn.evaluation import (
@@ -44,15 +49,24 @@ from crm_analytics.churn.features import (
     FeatureBuild,
     _btyd_features,
     _build,
+    feature_names,
     top_channels,
 )
 from crm_analytics.churn.labels import build_labels, label_window_end
+from crm_analytics.churn.persistence import load_model, save_model
 from crm_analytics.churn.reasons import explain, typical_values
 from crm_analytics.clv import DAYS_PER_UNIT
+from crm_analytics.core.estimator import Estimator
+from crm_analytics.core.params import check_choice, check_number, param_error
+from crm_analytics.core.summary import Summary
+from crm_analytics.core.threads import limits_threads
 from crm_analytics.core.timeutils import to_date
 from crm_analytics.errors import InputError
 
-__all__ = ["RISK_BANDS", "ChurnModel", "training_cutoffs"]
+__all__ = [
+    "CUTOFF_COLUMN", "LABEL_COLUMN", "RISK_BANDS", "ChurnModel", "score", "training_cutoffs",
+    "training_set",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +75,12 @@ RISK_BANDS: tuple[str, ...] = ("low", "medium", "high")
 #: values are treated as missing, which also keeps every feature under the
 #: 255-bin limit of histogram gradient boosting.
 MAX_CATEGORIES = 50
+#: Columns :func:`training_set` adds to the features: the cutoff of each example
+#: and its label (1 = no purchase in the horizon after the cutoff).
+CUTOFF_COLUMN = "cutoff"
+LABEL_COLUMN = "churned"
+#: Key of the :attr:`pandas.DataFrame.attrs` entry describing a training set.
+TRAINING_SET_ATTRS = "crm_analytics.churn.training_set"
 
 
 def training_cutoffs(
@@ -82,19 +102,158 @@ def _is_store(obj: Any) -> bool:
     return hasattr(obj, "sql") and not isinstance(obj, (pd.DataFrame, np.ndarray))
 
 
-class ChurnModel(ClassifierMixin, BaseEstimator):
+def _check_int(owner: str, name: str, value: Any, low: int, *, allow_none: bool = False) -> Any:
+    """An int (not a float, not a bool) of at least ``low``: :func:`check_number` plus the type."""
+    if value is None and allow_none:
+        return None
+    rule = f"an int in the range [{low}, inf)" + (" or None" if allow_none else "")
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise param_error(owner, name, rule, value)
+    check_number(owner, name, value, integer=True, low=low, allow_none=allow_none)
+    return int(value)
+
+
+def _check_bool(owner: str, name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise param_error(owner, name, "a bool", value)
+    return value
+
+
+@limits_threads
+def training_set(
+    store: Any,
+    cutoffs: Iterable[Any] | None,
+    *,
+    horizon_days: int = 90,
+    active_days: int = 365,
+    clv: bool = True,
+    satisfaction: bool = True,
+    max_examples_per_cutoff: int | None = None,
+    random_state: int | None = 0,
+    evaluate_at: Any = None,
+) -> pd.DataFrame:
+    """Point-in-time training examples of a store, stacked over ``cutoffs``.
+
+    For each cutoff ``c`` (sorted, duplicates dropped): the features of the
+    customers active at ``c`` (:func:`~crm_analytics.churn.build_features`), a
+    ``cutoff`` column and the label ``churned`` (no purchase in ``(c, c +
+    horizon_days]``, :func:`~crm_analytics.churn.build_labels`). The channels
+    whose share is a feature are the top channels at the last cutoff; BTYD and
+    satisfaction features are used when available at the first cutoff and then
+    required at every later one. ``ChurnModel().fit(training)`` fits on it.
+
+    Parameters
+    ----------
+    store : crm_analytics.Store
+    cutoffs : list of date-like
+    horizon_days, active_days : int
+        Label window and activity lookback (as in :class:`ChurnModel`).
+    clv, satisfaction : bool, default True
+        Use BTYD and service/satisfaction features when available.
+    max_examples_per_cutoff : int, optional
+        Random sample of customers per cutoff (large stores).
+    random_state : int, optional
+        Seed of that sample.
+    evaluate_at : date-like, optional
+        The planned evaluation cutoff: every label window must end on or before it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id`` (repeated across cutoffs), the feature
+        columns then ``cutoff`` (datetime64) and ``churned`` (int 0/1). Its
+        ``attrs[TRAINING_SET_ATTRS]`` records the cutoffs, channels, feature
+        sources, ``horizon_days`` and ``active_days``; keep it (pandas keeps
+        ``attrs`` through copies and row selections) for ``fit``.
+    """
+    owner = "training_set"
+    horizon_days = _check_int(owner, "horizon_days", horizon_days, 1)
+    active_days = _check_int(owner, "active_days", active_days, 1)
+    _check_bool(owner, "clv", clv)
+    _check_bool(owner, "satisfaction", satisfaction)
+    max_examples_per_cutoff = _check_int(owner, "max_examples_per_cutoff",
+                                         max_examples_per_cutoff, 1, allow_none=True)
+    if random_state is not None:
+        _check_int(owner, "random_state", random_state, 0)
+    if cutoffs is None:
+        raise InputError(
+            "a store needs training cutoffs: training_set(store, cutoffs=[...]), "
+            "ChurnModel(cutoffs=[...]) or fit(store, cutoffs=[...]); see churn.training_cutoffs()"
+        )
+    if isinstance(cutoffs, (str, dt.date, pd.Timestamp)):
+        cutoffs = [cutoffs]
+    dates = sorted({to_date(c, "cutoff") for c in cutoffs})
+    if not dates:
+        raise InputError("a store needs at least one training cutoff")
+    if evaluate_at is not None:
+        limit = to_date(evaluate_at, "evaluate_at")
+        late = [c for c in dates if label_window_end(c, horizon_days) > limit]
+        if late:
+            raise InputError(
+                f"training cutoff {late[0]}: its label window ends on "
+                f"{label_window_end(late[0], horizon_days)}, after evaluate_at {limit}; "
+                f"a training label may not overlap the evaluation period (use cutoffs on or "
+                f"before {limit - dt.timedelta(days=horizon_days)})"
+            )
+    channels = top_channels(store, dates[-1])
+    frames = []
+    build: FeatureBuild | None = None
+    rng = np.random.default_rng(random_state)
+    for cutoff in dates:
+        if build is None:
+            use_clv, use_sat, require = clv, satisfaction, False
+        else:
+            use_clv, use_sat, require = build.uses_clv, build.uses_satisfaction, True
+        build = _build(
+            store, cutoff, horizon_days=horizon_days, active_days=active_days,
+            clv=use_clv, satisfaction=use_sat, channels=channels, require=require,
+        )
+        labels = build_labels(store, cutoff, horizon_days=horizon_days, active_days=active_days)
+        frame = build.frame
+        if not frame.index.equals(labels.index):
+            raise AssertionError("features and labels cover different customers")
+        if CUTOFF_COLUMN in frame.columns or LABEL_COLUMN in frame.columns:
+            raise AssertionError(f"a feature is named {CUTOFF_COLUMN!r} or {LABEL_COLUMN!r}")
+        if max_examples_per_cutoff is not None and len(frame) > max_examples_per_cutoff:
+            keep = np.sort(rng.choice(len(frame), max_examples_per_cutoff, replace=False))
+            frame, labels = frame.iloc[keep], labels.iloc[keep]
+        frame = frame.copy()
+        frame[CUTOFF_COLUMN] = pd.Timestamp(cutoff)
+        frame[LABEL_COLUMN] = labels.to_numpy()
+        frames.append(frame)
+        rate = float(labels.mean()) if len(labels) else np.nan
+        log.info("cutoff %s: %d examples, churn rate %.3f", cutoff, len(frame), rate)
+    assert build is not None
+    out = pd.concat(frames)
+    out.attrs = {TRAINING_SET_ATTRS: {
+        "cutoffs": list(dates),
+        "channels": list(channels),
+        "clv": bool(build.uses_clv),
+        "satisfaction": bool(build.uses_satisfaction),
+        "horizon_days": horizon_days,
+        "active_days": active_days,
+    }}
+    return out
+class ChurnModel(ClassifierMixin, Estimator):
     """Calibrated churn probabilities from histogram gradient boosting.
 
-    Two ways to fit:
+    Three ways to fit:
 
-    * ``fit(store, cutoffs=[...])`` — non-contractual churn from the store:
-      features (:func:`crm_analytics.churn.build_features`) and labels
-      (:func:`crm_analytics.churn.build_labels`) stacked over the cutoffs;
-      then :meth:`evaluate`, :meth:`predict` and :meth:`save` work on the store.
+    * ``fit(training)`` — non-contractual churn from a store: ``training`` is
+      the frame of :func:`crm_analytics.churn.training_set` (features as of
+      each cutoff, ``cutoff`` and the label ``churned``, stacked over the
+      cutoffs); then :meth:`evaluate`, :func:`crm_analytics.churn.score` and
+      :meth:`save` work on the store.
+    * ``fit(store, cutoffs=[...], evaluate_at=...)`` — the same in one call
+      (builds the training set with the model's parameters, then fits).
     * ``fit(X, y)`` — any table of features and a binary target (e.g.
       contract churn); categorical columns are those of object, string,
       category or bool dtype, and text columns holding only numbers (and
       blanks) are read as numbers.
+
+    ``predict(X)`` returns the class labels of a feature table as a
+    :class:`pandas.Series` indexed like ``X``; ``predict_proba(X)`` the class
+    probabilities as an array, as scikit-learn classifiers do.
 
     Parameters
     ----------
@@ -116,7 +275,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         Passed to :class:`~sklearn.ensemble.HistGradientBoostingClassifier`
         (early stopping is off: its random validation split would mix cutoffs).
     max_examples_per_cutoff : int, optional
-        Random sample of customers per training cutoff (large stores).
+        Random sample of customers per training cutoff (large stores; ``fit(store)`` only).
     random_state : int, default 0
 
     Attributes
@@ -133,8 +292,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         Typical value per feature, the reference of the reasons.
     base_rate_ : float
         Training churn rate.
-    feature_importance_ : pandas.DataFrame
-        Permutation importance from the latest :meth:`evaluate` (absent before).
+    metrics_, feature_importance_ : pandas.DataFrame
+        Back-test metrics and permutation importance saved with the model; never
+        set by ``fit`` or :meth:`evaluate` — a caller copies them from a
+        :class:`ChurnEvaluation` (``evaluation.metrics``,
+        ``evaluation.feature_importance``) to keep them with the saved model.
 
     Examples
     --------
@@ -145,6 +307,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     >>> model = ChurnModel(max_iter=30).fit(X, y)
     >>> model.predict_proba(X.head(2)).shape
     (2, 2)
+    >>> model.predict(X.head(2)).index.equals(X.head(2).index)
+    True
 
     On a store: train on past cutoffs, test on a later one, score.
 
@@ -152,13 +316,16 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     >>> from crm_analytics.datasets import synthetic
     >>> store = Store(":memory:")
     >>> _ = store.load_all(synthetic.generate(n_customers=400, seed=1).tables())
-    >>> model = ChurnModel(max_iter=10, clv=False, satisfaction=False).fit(
-    ...     store, cutoffs=["2025-03-31", "2025-04-30"], evaluate_at="2025-09-30")
+    >>> training = training_set(store, ["2025-03-31", "2025-04-30"], clv=False,
+    ...                         satisfaction=False, evaluate_at="2025-09-30")
+    >>> model = ChurnModel(max_iter=10, clv=False, satisfaction=False).fit(training)
     >>> model.evaluate(store, "2025-09-30").grade in {"A", "B", "C"}
     True
-    >>> list(model.predict(store, "2025-09-30").columns[:2])
+    >>> list(score(model, store, "2025-09-30").columns[:2])
     ['churn_probability', 'risk_band']
     """
+
+    _fitted_attribute = "estimator_"
 
     def __init__(
         self,
@@ -196,60 +363,32 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     # -- parameters --------------------------------------------------------------------------
     def _check_params(self) -> None:
-        def bad(name: str, rule: str) -> InputError:
-            return InputError(
-                f"The {name!r} parameter of ChurnModel must be {rule}. "
-                f"Got {getattr(self, name)!r} instead."
-            )
-
-        def is_int(v: Any) -> bool:
-            return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
+        """Check every constructor parameter (scikit-learn's message shape); runs in ``fit``."""
+        owner = type(self).__name__
         for name in ("horizon_days", "active_days", "calibration_cutoffs", "max_iter",
-                     "max_leaf_nodes", "min_samples_leaf"):
-            low = 2 if name == "max_leaf_nodes" else 1
-            if not is_int(getattr(self, name)) or getattr(self, name) < low:
-                raise bad(name, f"an int in the range [{low}, inf)")
-        if self.calibration not in ("isotonic", "sigmoid"):
-            raise bad("calibration", "a str among {'isotonic', 'sigmoid'}")
-        lr = self.learning_rate
-        if not isinstance(lr, numbers.Real) or isinstance(lr, bool) or not lr > 0:
-            raise bad("learning_rate", "a float in the range (0, inf)")
-        l2 = self.l2_regularization
-        if not isinstance(l2, numbers.Real) or isinstance(l2, bool) or l2 < 0:
-            raise bad("l2_regularization", "a float in the range [0, inf)")
+                     "min_samples_leaf"):
+            _check_int(owner, name, getattr(self, name), 1)
+        _check_int(owner, "max_leaf_nodes", self.max_leaf_nodes, 2)
+        check_choice(owner, "calibration", self.calibration, ("isotonic", "sigmoid"))
+        check_number(owner, "learning_rate", self.learning_rate, low=0, low_open=True)
+        check_number(owner, "l2_regularization", self.l2_regularization, low=0)
         th = self.risk_thresholds
         if (
             not isinstance(th, (tuple, list))
             or len(th) != 2
-            or not all(isinstance(v, numbers.Real) for v in th)
+            or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in th)
             or not 0 < th[0] < th[1] <= 1
         ):
-            raise bad("risk_thresholds", "a pair (medium, high) with 0 < medium < high <= 1")
-        m = self.max_examples_per_cutoff
-        if m is not None and (not is_int(m) or m < 1):
-            raise bad("max_examples_per_cutoff", "an int in the range [1, inf) or None")
-        for name in ("clv", "satisfaction"):
-            if not isinstance(getattr(self, name), bool):
-                raise bad(name, "a bool")
-        rs = self.random_state
-        if rs is not None and (not is_int(rs) or rs < 0):
-            raise bad("random_state", "an int in the range [0, inf) or None")
-
-    def _boosting(self, categorical: list[str]) -> HistGradientBoostingClassifier:
-        return HistGradientBoostingClassifier(
-            learning_rate=self.learning_rate,
-            max_iter=self.max_iter,
-            max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization,
-            # Native categorical splits on the integer codes of _estimator_input.
-            categorical_features=categorical or None,
-            early_stopping=False,
-            random_state=self.random_state,
-        )
+            raise param_error(owner, "risk_thresholds",
+                              "a pair (medium, high) with 0 < medium < high <= 1", th)
+        _check_int(owner, "max_examples_per_cutoff", self.max_examples_per_cutoff, 1,
+                   allow_none=True)
+        _check_bool(owner, "clv", self.clv)
+        _check_bool(owner, "satisfaction", self.satisfaction)
+        _check_int(owner, "random_state", self.random_state, 0, allow_none=True)
 
     # -- fitting -----------------------------------------------------------------------------
+    @limits_threads
     def fit(
         self,
         X: Any,
@@ -258,18 +397,23 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         cutoffs: Iterable[Any] | None = None,
         evaluate_at: Any = None,
     ) -> ChurnModel:
-        """Fit on a store (stacked cutoffs) or on a plain feature table.
+        """Fit on a training set, on a plain feature table, or (convenience) on a store.
 
         Parameters
         ----------
-        X : crm_analytics.Store or pandas.DataFrame
+        X : pandas.DataFrame or crm_analytics.Store
+            The frame of :func:`training_set` (then no ``y``), any feature
+            table (with ``y``), or a store: ``fit(store, cutoffs=...)`` is
+            ``fit(training_set(store, cutoffs, ...))`` with the model's
+            ``horizon_days``, ``active_days``, ``clv``, ``satisfaction``,
+            ``max_examples_per_cutoff`` and ``random_state``.
         y : array-like, optional
-            Binary target; required with a table, not allowed with a store.
+            Binary target of a feature table; not allowed with a training set or a store.
         cutoffs : list of date-like, optional
-            Training cutoffs (store mode); overrides the ``cutoffs`` parameter.
+            Training cutoffs (store only); overrides the ``cutoffs`` parameter.
         evaluate_at : date-like, optional
-            The planned evaluation cutoff: every label window (cutoff +
-            ``horizon_days``) must end on or before it.
+            The planned evaluation cutoff (store only): every label window
+            (cutoff + ``horizon_days``) must end on or before it.
 
         Returns
         -------
@@ -282,12 +426,29 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if _is_store(X):
             if y is not None:
                 raise InputError("fit(store, ...) builds its own labels; do not pass y")
-            return self._fit_store(X, cutoffs if cutoffs is not None else self.cutoffs,
-                                   evaluate_at)
+            training = training_set(
+                X, cutoffs if cutoffs is not None else self.cutoffs,
+                horizon_days=self.horizon_days, active_days=self.active_days,
+                clv=self.clv, satisfaction=self.satisfaction,
+                max_examples_per_cutoff=self.max_examples_per_cutoff,
+                random_state=self.random_state, evaluate_at=evaluate_at,
+            )
+            return self._fit_training(training)
         if cutoffs is not None or evaluate_at is not None:
             raise InputError("cutoffs and evaluate_at apply to fit(store, ...), not to a table")
+        if _is_training_set(X):
+            if y is not None:
+                raise InputError(
+                    f"X is a churn.training_set frame: its labels are the {LABEL_COLUMN!r} "
+                    "column; call fit(training) without y")
+            return self._fit_training(X)
         if y is None:
-            raise InputError("fit(X, y) needs the target y (or pass a Store to build labels)")
+            if isinstance(X, pd.DataFrame) and {CUTOFF_COLUMN, LABEL_COLUMN} <= set(X.columns):
+                raise InputError(
+                    f"X has {CUTOFF_COLUMN!r} and {LABEL_COLUMN!r} columns but not the "
+                    "description churn.training_set attaches (DataFrame.attrs); build it with "
+                    "churn.training_set(store, cutoffs) and fit on that frame")
+            raise InputError("fit(X, y) needs the target y (or pass churn.training_set(...))")
         frame = _as_frame(X)
         target = np.asarray(y).ravel()
         if len(target) != len(frame):
@@ -312,57 +473,48 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def _fit_store(self, store: Any, cutoffs: Iterable[Any] | None, evaluate_at: Any) -> ChurnModel:
-        if cutoffs is None:
-            raise InputError(
-                "fit(store) needs training cutoffs: ChurnModel(cutoffs=[...]) or "
-                "fit(store, cutoffs=[...]); see churn.training_cutoffs()"
-            )
-        dates = sorted({to_date(c, "cutoff") for c in cutoffs})
-        if not dates:
-            raise InputError("fit(store) needs at least one training cutoff")
-        if evaluate_at is not None:
-            limit = to_date(evaluate_at, "evaluate_at")
-            late = [c for c in dates if label_window_end(c, self.horizon_days) > limit]
-            if late:
+    def _fit_training(self, training: pd.DataFrame) -> ChurnModel:
+        """Fit on the stacked examples of :func:`training_set` (time-ordered calibration)."""
+        info = training.attrs[TRAINING_SET_ATTRS]
+        for name in ("horizon_days", "active_days"):
+            if info[name] != getattr(self, name):
                 raise InputError(
-                    f"training cutoff {late[0]}: its label window ends on "
-                    f"{label_window_end(late[0], self.horizon_days)}, after evaluate_at {limit}; "
-                    f"a training label may not overlap the evaluation period (use cutoffs on or "
-                    f"before {limit - dt.timedelta(days=self.horizon_days)})"
-                )
-        channels = top_channels(store, dates[-1])
-        frames, targets, groups = [], [], []
-        summary = []
-        build: FeatureBuild | None = None
-        rng = np.random.default_rng(self.random_state)
-        for k, cutoff in enumerate(dates):
-            build = self._features(store, cutoff, channels, require=k > 0, reference=build)
-            labels = build_labels(store, cutoff, horizon_days=self.horizon_days,
-                                  active_days=self.active_days)
-            frame = build.frame
-            if not frame.index.equals(labels.index):
-                raise AssertionError("features and labels cover different customers")
-            if self.max_examples_per_cutoff is not None and len(frame) > self.max_examples_per_cutoff:
-                keep = np.sort(rng.choice(len(frame), self.max_examples_per_cutoff, replace=False))
-                frame, labels = frame.iloc[keep], labels.iloc[keep]
-            frames.append(frame)
-            targets.append(labels.to_numpy())
-            groups.append(np.full(len(frame), k))
-            summary.append((cutoff, len(frame), float(labels.mean()) if len(labels) else np.nan))
-            log.info("cutoff %s: %d examples, churn rate %.3f", cutoff, len(frame), summary[-1][2])
-        assert build is not None
-        X = pd.concat(frames)
-        y = np.concatenate(targets)
-        group = np.concatenate(groups)
+                    f"the training set was built with {name}={info[name]} but the model has "
+                    f"{name}={getattr(self, name)}; build both with the same value")
+        for name in ("clv", "satisfaction"):
+            if info[name] and not getattr(self, name):
+                raise InputError(
+                    f"the training set holds {name} features but the model has {name}=False; "
+                    f"build it with training_set(..., {name}=False)")
+        dates = [to_date(c, "cutoff") for c in info["cutoffs"]]
+        position = {c: k for k, c in enumerate(dates)}
+        rows = pd.to_datetime(training[CUTOFF_COLUMN]).dt.date
+        group = rows.map(position)
+        if group.isna().any():
+            unknown = sorted({str(c) for c in rows[group.isna()]})
+            raise InputError(f"training rows with cutoffs {unknown} outside the training set's "
+                             f"cutoffs {[str(c) for c in dates]}")
+        group = group.to_numpy(dtype=int)
+        y = training[LABEL_COLUMN].to_numpy()
+        if pd.isna(pd.Series(y)).any():
+            raise InputError(f"the {LABEL_COLUMN!r} column has missing values")
+        X = training.drop(columns=[CUTOFF_COLUMN, LABEL_COLUMN])
+        channels = list(info["channels"])
+        expected = feature_names(channels=channels, clv=info["clv"],
+                                 satisfaction=info["satisfaction"])
+        if list(X.columns) != expected:
+            raise InputError(
+                f"the training set's feature columns differ from the feature builder's: "
+                f"missing {sorted(set(expected) - set(X.columns))}, "
+                f"new {sorted(set(X.columns) - set(expected))}; rebuild it with churn.training_set")
         if len(np.unique(y)) < 2:
             raise InputError(f"training labels are all {y[0]}; choose other cutoffs")
         self.mode_ = "store"
         self.cutoffs_ = dates
         self.label_window_end_ = label_window_end(dates[-1], self.horizon_days)
-        self.channels_ = list(channels)
-        self.uses_clv_ = build.uses_clv
-        self.uses_satisfaction_ = build.uses_satisfaction
+        self.channels_ = channels
+        self.uses_clv_ = bool(info["clv"])
+        self.uses_satisfaction_ = bool(info["satisfaction"])
         self._learn_schema(X)
         prepared = self._prepare(X)
         self._fit_estimator(prepared, y, self._time_splits(group, y))
@@ -373,24 +525,35 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             prepared, y, [c for c in self.numeric_features_ if c in prepared.columns],
             list(self.categories_),
         )
+        summary = []
+        for k, cutoff in enumerate(dates):
+            labels = y[group == k]
+            summary.append((cutoff, len(labels), float(labels.mean()) if len(labels) else np.nan))
         self.training_summary_ = pd.DataFrame(
             summary, columns=["cutoff", "n_examples", "churn_rate"]
         ).set_index("cutoff")
         return self
 
-    def _features(
-        self, store: Any, as_of: Any, channels: list[str], *, require: bool,
-        reference: FeatureBuild | None = None,
-    ) -> FeatureBuild:
-        if require and reference is not None:
-            clv, sat = reference.uses_clv, reference.uses_satisfaction
-        elif require:
-            clv, sat = self.uses_clv_, self.uses_satisfaction_
-        else:
-            clv, sat = self.clv, self.satisfaction
+    def _features(self, store: Any, as_of: Any) -> FeatureBuild:
+        """Features of a store as of a date, with the fitted channels and sources (required)."""
         return _build(
             store, as_of, horizon_days=self.horizon_days, active_days=self.active_days,
-            clv=clv, satisfaction=sat, channels=channels, require=require,
+            clv=self.uses_clv_, satisfaction=self.uses_satisfaction_, channels=self.channels_,
+            require=True,
+        )
+
+    # -- estimator ---------------------------------------------------------------------------
+    def _boosting(self, categorical: list[str]) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            # Native categorical splits on the integer codes of _estimator_input.
+            categorical_features=categorical or None,
+            early_stopping=False,
+            random_state=self.random_state,
         )
 
     def _time_splits(self, group: np.ndarray, y: np.ndarray) -> Any:
@@ -494,72 +657,38 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         return self.estimator_.predict_proba(self._estimator_input(prepared))[:, 1]
 
     # -- prediction --------------------------------------------------------------------------
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Class probabilities ``[P(not churned), P(churned)]`` of a feature table.
+    @limits_threads
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities ``[P(not churned), P(churned)]`` of a feature table (an array).
 
-        For a store, use :meth:`predict` (``churn_probability`` column).
+        ``X`` may be any table holding the model's feature columns (extra
+        columns, such as the ``cutoff`` and ``churned`` of a training set, are
+        ignored). To score the customers of a store use :func:`score`.
         """
-        check_is_fitted(self, "estimator_")
-        if _is_store(X):
-            raise InputError("predict_proba takes a feature table; use predict(store, as_of)")
-        return self.estimator_.predict_proba(self._estimator_input(self._prepare(_as_frame(X))))
+        self.check_fitted()
+        return self.estimator_.predict_proba(
+            self._estimator_input(self._prepare(_table(X, "predict_proba"))))
 
-    def predict(self, X: Any, as_of: Any = None, *, reasons: bool = True) -> Any:
-        """Scores of the active customers of a store, or class labels of a table.
-
-        ``predict(store, as_of)`` returns a DataFrame indexed by ``customer_id``
-        (customers active at ``as_of``) with ``churn_probability``, ``risk_band``
-        (see ``risk_thresholds``), ``clv`` and ``revenue_at_risk``
-        (``churn_probability * clv``, the CLV over 365 days at a 10 % annual
-        discount rate from :mod:`crm_analytics.clv`; NaN when that module is not
-        available), ``revenue_at_risk_basis`` ('clv_365d' or 'unavailable') and
-        ``reason_1..3``. ``predict(X)`` on a table returns the predicted class
-        (probability >= 0.5), as scikit-learn classifiers do.
-
-        Parameters
-        ----------
-        X : crm_analytics.Store or pandas.DataFrame
-        as_of : date-like
-            Scoring day (store only); features use data up to that day.
-        reasons : bool, default True
-            Add ``reason_1..3`` (store only). The costliest part on large
-            populations: one pass of the model per relevant feature group
-            (see :mod:`crm_analytics.churn.reasons`).
+    def predict(self, X: Any) -> pd.Series:
+        """Predicted class (probability of churn >= 0.5) of each row of a feature table.
 
         Returns
         -------
-        pandas.DataFrame or numpy.ndarray
+        pandas.Series
+            Named ``churned``, indexed like ``X`` (a :class:`~pandas.RangeIndex`
+            for an array), holding the classes of ``y`` (e.g. 0/1).
         """
-        check_is_fitted(self, "estimator_")
-        if not _is_store(X):
-            if as_of is not None:
-                raise InputError("as_of applies to predict(store, as_of), not to a table")
-            proba = self.predict_proba(X)[:, 1]
-            return self.classes_[(proba >= 0.5).astype(int)]
-        self._require_store_mode("predict")
-        if as_of is None:
-            raise InputError("predict(store, as_of) needs the scoring date as_of")
-        build = self._features(X, as_of, self.channels_, require=True)
-        self._check_columns(build.frame)
-        prepared = self._prepare(build.frame)
-        proba = self._proba(prepared)
-        out = pd.DataFrame({"churn_probability": proba}, index=build.frame.index)
-        low, high = self.risk_thresholds
-        band = np.where(proba >= high, "high", np.where(proba >= low, "medium", "low"))
-        out["risk_band"] = pd.Categorical(band, categories=list(RISK_BANDS), ordered=True)
-        clv = self._clv_values(build, out.index)
-        out["clv"] = clv
-        out["revenue_at_risk"] = proba * clv
-        out["revenue_at_risk_basis"] = "clv_365d" if np.isfinite(clv).any() else "unavailable"
-        if reasons:
-            why = self._explain_prepared(prepared, build.frame, proba)
-            out = out.join(why[["reason_1", "reason_2", "reason_3"]])
-        return out
+        self.check_fitted()
+        frame = _table(X, "predict")
+        proba = self._proba(self._prepare(frame))
+        return pd.Series(self.classes_[(proba >= 0.5).astype(int)], index=frame.index,
+                         name=LABEL_COLUMN)
 
+    @limits_threads
     def explain(self, X: pd.DataFrame) -> pd.DataFrame:
         """Top three reasons per row of a feature table (see :mod:`crm_analytics.churn.reasons`)."""
-        check_is_fitted(self, "estimator_")
-        frame = _as_frame(X)
+        self.check_fitted()
+        frame = _table(X, "explain")
         prepared = self._prepare(frame)
         return self._explain_prepared(prepared, frame, self._proba(prepared))
 
@@ -597,10 +726,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         series.index = series.index.astype(str)
         return series.reindex(index).to_numpy(dtype=float)
 
-    def _require_store_mode(self, what: str) -> None:
+    def _require_store_mode(self, call: str) -> None:
         if getattr(self, "mode_", None) != "store":
             raise InputError(
-                f"{what}(store, as_of) needs a model fitted on a store; this one was fitted "
+                f"{call} needs a model fitted on a store; this one was fitted "
                 "on a plain table (use predict_proba(X))"
             )
 
@@ -614,20 +743,22 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             )
 
     # -- evaluation --------------------------------------------------------------------------
+    @limits_threads
     def evaluate(self, store: Any, as_of: Any, *, n_repeats: int = 3) -> ChurnEvaluation:
         """Backtest at ``as_of``: model against the baselines on the active customers.
 
         ``as_of`` must be on or after the end of the last training label window
         (:attr:`label_window_end_`), so no training label overlaps the
-        evaluation period. Also sets :attr:`feature_importance_` (permutation
-        importance on this evaluation set, ``n_repeats`` shuffles per feature).
+        evaluation period. The result holds the permutation importance on this
+        evaluation set (``n_repeats`` shuffles per feature). The model is left
+        exactly as it was.
 
         Returns
         -------
         ChurnEvaluation
         """
-        check_is_fitted(self, "estimator_")
-        self._require_store_mode("evaluate")
+        self.check_fitted()
+        self._require_store_mode("evaluate(store, as_of)")
         as_of = to_date(as_of)
         if as_of < self.label_window_end_:
             raise InputError(
@@ -635,7 +766,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                 f"{self.label_window_end_}; evaluate on or after that date (time-based "
                 "backtest, no overlap between training labels and the evaluation period)"
             )
-        build = self._features(store, as_of, self.channels_, require=True)
+        build = self._features(store, as_of)
         self._check_columns(build.frame)
         labels = build_labels(store, as_of, horizon_days=self.horizon_days,
                               active_days=self.active_days)
@@ -685,7 +816,6 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             for name in names
         }
         importance = self._permutation_importance(prepared, y, n_repeats)
-        self.feature_importance_ = importance
         result = ChurnEvaluation(
             as_of=as_of,
             horizon_days=self.horizon_days,
@@ -699,8 +829,6 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             feature_importance=importance,
             notes=notes,
         )
-        self.evaluation_ = result
-        self.metrics_ = metrics
         log.info("%r", result)
         return result
 
@@ -755,19 +883,49 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         )
         return table.sort_values("importance_mean", ascending=False)
 
-    # -- persistence -------------------------------------------------------------------------
-    def save(self, path: Any) -> None:
-        """Save to ``path`` (skops format: no code runs on load). See :func:`load`."""
-        from crm_analytics.churn.persistence import save_model
+    # -- summary and persistence ---------------------------------------------------------------
+    def summary(self) -> Summary:
+        """What the model was fitted on: examples, churn rate, cutoffs, features, back-test."""
+        self.check_fitted()
+        store_mode = self.mode_ == "store"
+        n_examples = int(self.training_summary_["n_examples"].sum())
+        facts = [
+            ("fitted on", "a store (stacked cutoffs)" if store_mode else "a feature table"),
+            ("training examples", f"{n_examples:,}"),
+            ("training churn rate", f"{self.base_rate_:.1%}"),
+            ("features", f"{len(self.feature_names_in_)} "
+                         f"({len(self.categories_)} categorical)"),
+            ("calibration", self.calibration),
+        ]
+        if store_mode:
+            cutoffs = self.cutoffs_
+            facts += [
+                ("horizon", f"{self.horizon_days} days"),
+                ("training cutoffs", f"{cutoffs[0]} .. {cutoffs[-1]} ({len(cutoffs)})"),
+                ("evaluate on or after", str(self.label_window_end_)),
+                ("feature sources", ", ".join(
+                    ["purchases"] + ["BG/NBD"] * self.uses_clv_
+                    + ["service & satisfaction"] * self.uses_satisfaction_)),
+            ]
+        extra = []
+        metrics = getattr(self, "metrics_", None)
+        if isinstance(metrics, pd.DataFrame):
+            extra.append(("Back-test metrics", metrics))
+        notes = []
+        if self.unused_features_:
+            notes.append(f"features without any value in training, not used: "
+                         f"{', '.join(self.unused_features_)}")
+        return Summary("Churn model", facts, self.training_summary_.copy(), notes, extra)
 
-        save_model(self, path)
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to ``path`` (skops format: no code runs on load); returns the path. See :meth:`load`."""
+        self.check_fitted()
+        return save_model(self, path)
 
     @classmethod
-    def load(cls, path: Any) -> ChurnModel:
-        """Load a model saved by :meth:`save`; a mismatched file raises ModelFileError."""
-        from crm_analytics.churn.persistence import load_model
-
-        return load_model(path)
+    def load(cls, path: str | os.PathLike) -> ChurnModel:
+        """Load a model saved by :meth:`save`; a mismatched or damaged file raises ModelFileError."""
+        return load_model(path, cls)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -810,3 +968,67 @@ def _is_numeric_text(col: pd.Series) -> bool:
     if values.empty:
         return False
     return bool(pd.to_numeric(values, errors="coerce").notna().all())
+
+
+@limits_threads
+def score(model: ChurnModel, store: Any, as_of: Any, *, reasons: bool = True) -> pd.DataFrame:
+    """Churn scores of the customers of ``store`` active at ``as_of``.
+
+    Parameters
+    ----------
+    model : ChurnModel
+        Fitted on a store (``fit(training)`` or ``fit(store, cutoffs=...)``).
+    store : crm_analytics.Store
+    as_of : date-like
+        Scoring day; features use data up to that day.
+    reasons : bool, default True
+        Add ``reason_1..3``. The costliest part on large populations: one
+        pass of the model per relevant feature group (see
+        :mod:`crm_analytics.churn.reasons`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id``: ``churn_probability``, ``risk_band``
+        (see the model's ``risk_thresholds``), ``clv`` and ``revenue_at_risk``
+        (``churn_probability * clv``, the CLV over 365 days at a 10 % annual
+        discount rate from :mod:`crm_analytics.clv`; NaN when that module is
+        not available), ``revenue_at_risk_basis`` ('clv_365d' or
+        'unavailable') and, with ``reasons``, ``reason_1..3``.
+    """
+    if not isinstance(model, ChurnModel):
+        raise InputError(f"score(model, store, as_of) takes a ChurnModel; got {type(model).__name__}")
+    model.check_fitted()
+    if not _is_store(store):
+        raise InputError("score(model, store, as_of) scores the customers of a store; for a "
+                         "feature table use model.predict_proba(X)")
+    model._require_store_mode("churn.score(model, store, as_of)")
+    if as_of is None:
+        raise InputError("score(model, store, as_of) needs the scoring date as_of")
+    build = model._features(store, as_of)
+    model._check_columns(build.frame)
+    prepared = model._prepare(build.frame)
+    proba = model._proba(prepared)
+    out = pd.DataFrame({"churn_probability": proba}, index=build.frame.index)
+    low, high = model.risk_thresholds
+    band = np.where(proba >= high, "high", np.where(proba >= low, "medium", "low"))
+    out["risk_band"] = pd.Categorical(band, categories=list(RISK_BANDS), ordered=True)
+    clv = model._clv_values(build, out.index)
+    out["clv"] = clv
+    out["revenue_at_risk"] = proba * clv
+    out["revenue_at_risk_basis"] = "clv_365d" if np.isfinite(clv).any() else "unavailable"
+    if reasons:
+        why = model._explain_prepared(prepared, build.frame, proba)
+        out = out.join(why[["reason_1", "reason_2", "reason_3"]])
+    return out
+
+
+def _is_training_set(X: Any) -> bool:
+    return isinstance(X, pd.DataFrame) and isinstance(X.attrs.get(TRAINING_SET_ATTRS), dict)
+
+
+def _table(X: Any, what: str) -> pd.DataFrame:
+    if _is_store(X):
+        raise InputError(f"{what} takes a feature table; score the customers of a store with "
+                         "churn.score(model, store, as_of)")
+    return _as_frame(X)

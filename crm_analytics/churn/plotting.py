@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from crm_analytics.churn.evaluation import display_name, model_names
+from crm_analytics.churn.metrics import display_name, model_names
 
 __all__ = [
     "plot_calibration",
@@ -48,6 +48,7 @@ def plot_roc(evaluation: Any) -> go.Figure:
 
     Examples
     --------
+    >>> from crm_analytics.churn.evaluation import _toy_evaluation
     >>> ev = _toy_evaluation()
     >>> [t.name for t in plot_roc(ev).data]
     ['churn model (AUC 1.000)', 'chance']
@@ -133,20 +134,3 @@ def plot_feature_importance(importance: pd.DataFrame, top: int = 20) -> go.Figur
     )
     fig.update_layout(height=max(300, 22 * len(shown) + 120))
     return _layout(fig, "Permutation importance (drop in ROC AUC)", "importance", "feature")
-
-
-def _toy_evaluation() -> Any:
-    """A two-customer evaluation for the doctests."""
-    import datetime as dt
-
-    from crm_analytics.churn.evaluation import ChurnEvaluation, calibration_table
-
-    y = np.array([0, 1])
-    p = np.array([0.2, 0.8])
-    pred = pd.DataFrame({"churned": y, "model_probability": p, "model_score": p})
-    metrics = pd.DataFrame({"roc_auc": [1.0], "pr_auc": [1.0]}, index=["model"])
-    return ChurnEvaluation(
-        as_of=dt.date(2024, 1, 31), horizon_days=90, training_cutoffs=[], n_customers=2,
-        base_rate=0.5, metrics=metrics, calibration={"model": calibration_table(y, p, 2)},
-        grade="n/a", predictions=pred, feature_importance=pd.DataFrame(),
-    )

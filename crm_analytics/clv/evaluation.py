@@ -148,7 +148,7 @@ def evaluate_clv_model(model: Any, summary: pd.DataFrame) -> EvaluationResult:
     -------
     EvaluationResult
     """
-    model._check_fitted()
+    model.check_fitted()
     check_summary(summary, require_holdout=True, owner="evaluate")
     notes: list[str] = []
     actual = summary["frequency_holdout"].to_numpy(dtype=float)

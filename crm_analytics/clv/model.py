@@ -36,23 +36,31 @@ Nothing here raises on such customers; they are flagged.
 from __future__ import annotations
 
 import datetime as dt
-import json
+import inspect
 import logging
 import math
+import numbers
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from crm_analytics.clv._lifetimes import lifetimes_version
 from crm_analytics.clv.models import PURCHASE_MODELS, SPEND_MODELS, GammaGammaModel, PurchaseModel
-from crm_analytics.clv.summary import DAYS_PER_UNIT, check_summary, check_time_unit, summary_time_unit
+from crm_analytics.clv.summary import DAYS_PER_UNIT, check_summary, summary_time_unit
 from crm_analytics.clv.utils import distinct_rows
+from crm_analytics.core.estimator import Estimator
+from crm_analytics.core.params import check_choice, check_number
+from crm_analytics.core.persistence import package_version, read_json_model, write_json_model
 from crm_analytics.core.summary import Summary
 from crm_analytics.errors import ConvergenceWarning, InputError, ModelFileError
+
+if TYPE_CHECKING:
+    from crm_analytics.clv.evaluation import EvaluationResult
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +77,6 @@ DAYS_PER_YEAR = 365.25
 MONTH_DAYS = DAYS_PER_YEAR / 12.0
 
 SPEND_BASES = ("customer", "population_mean", "unavailable")
-
-
-def _package_version() -> str:
-    from crm_analytics import __version__
-
-    return __version__
-
-
-def _param_error(name: str, rule: str, value: Any) -> InputError:
-    return InputError(f"The {name!r} parameter of CLVModel must be {rule}. Got {value!r} instead.")
-
-
-def _check_number(name: str, value: Any, *, low: float, low_open: bool = False) -> float:
-    bad = isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
-    if bad or not math.isfinite(float(value)) or float(value) < low or (low_open and float(value) == low):
-        bracket = "(" if low_open else "["
-        raise _param_error(name, f"a float in the range {bracket}{low:g}, inf)", value)
-    return float(value)
 
 
 class _FitRecord:
@@ -110,7 +100,7 @@ class _FitRecord:
         self.trouble.append(message)
 
 
-class CLVModel:
+class CLVModel(Estimator):
     """Customer lifetime value from a purchase model and the Gamma-Gamma spend model.
 
     Parameters
@@ -188,37 +178,23 @@ class CLVModel:
         self.time_unit = time_unit
         self.clv_step_days = clv_step_days
 
-    # -- configuration -------------------------------------------------------------------
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments (scikit-learn convention)."""
-        return {
-            "purchase_model": self.purchase_model,
-            "spend_model": self.spend_model,
-            "penalizer": self.penalizer,
-            "spend_penalizer": self.spend_penalizer,
-            "time_unit": self.time_unit,
-            "clv_step_days": self.clv_step_days,
-        }
+    _fitted_attribute = "purchase_model_"
 
+    # -- configuration -------------------------------------------------------------------
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        params = self.get_params(deep=False)
+        names = inspect.signature(type(self).__init__).parameters
+        args = ", ".join(f"{k}={params[k]!r}" for k in names if k in params)
         return f"CLVModel({args})"
 
-    def _validate_params(self) -> None:
-        if not isinstance(self.purchase_model, str) or self.purchase_model not in PURCHASE_MODELS:
-            raise _param_error(
-                "purchase_model", f"a str among {{{', '.join(map(repr, PURCHASE_MODELS))}}}",
-                self.purchase_model,
-            )
-        if self.spend_model is not None and self.spend_model not in SPEND_MODELS:
-            raise _param_error(
-                "spend_model", f"a str among {{{', '.join(map(repr, SPEND_MODELS))}}} or None",
-                self.spend_model,
-            )
-        _check_number("penalizer", self.penalizer, low=0.0)
-        _check_number("spend_penalizer", self.spend_penalizer, low=0.0)
-        check_time_unit(self.time_unit, "CLVModel")
-        _check_number("clv_step_days", self.clv_step_days, low=0.0, low_open=True)
+    def _check_params(self) -> None:
+        """Check the constructor arguments (run by :meth:`fit` and :meth:`load`)."""
+        check_choice("CLVModel", "purchase_model", self.purchase_model, list(PURCHASE_MODELS))
+        check_choice("CLVModel", "spend_model", self.spend_model, [*SPEND_MODELS, None])
+        check_number("CLVModel", "penalizer", self.penalizer, low=0.0)
+        check_number("CLVModel", "spend_penalizer", self.spend_penalizer, low=0.0)
+        check_choice("CLVModel", "time_unit", self.time_unit, list(DAYS_PER_UNIT))
+        check_number("CLVModel", "clv_step_days", self.clv_step_days, low=0.0, low_open=True)
 
     @property
     def _days_per_unit(self) -> float:
@@ -262,7 +238,7 @@ class CLVModel:
         >>> model.expected_purchases(horizon_days=90).head(3).round(3).tolist()
         [0.003, 0.001, 0.021]
         """
-        self._validate_params()
+        self._check_params()
         check_summary(summary, require_monetary=self.spend_model is not None)
         unit = summary_time_unit(summary)
         if unit is not None and unit != self.time_unit:
@@ -356,6 +332,14 @@ class CLVModel:
         ``params`` holds the purchase model's parameters and, optionally, the
         Gamma-Gamma ``p, q, v``. Predictions then need ``data``.
 
+        Raises
+        ------
+        InputError
+            A parameter is missing, unknown, or not a finite number > 0 (every
+            parameter of BG/NBD, Pareto/NBD, MBG/NBD and Gamma-Gamma is), or
+            ``purchase_model``, ``time_unit`` or ``clv_step_days`` is not
+            allowed. The message follows :func:`crm_analytics.core.params.param_error`.
+
         Examples
         --------
         >>> CLVModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}).params_
@@ -364,19 +348,29 @@ class CLVModel:
         a        0.793
         b        2.426
         Name: estimate, dtype: float64
+        >>> CLVModel.from_params({"r": 0.243, "alpha": -4.4, "a": 0.793, "b": 2.426})
+        Traceback (most recent call last):
+        ...
+        crm_analytics.errors.InputError: The 'alpha' parameter of BG/NBD must be a float in the range ...
         """
-        spend = "gamma_gamma" if {"p", "q", "v"} <= set(params) else None
+        if not isinstance(params, Mapping):
+            raise InputError(
+                f"params must be a mapping {{name: value}}. Got {type(params).__name__} instead.")
+        spend_names = GammaGammaModel.param_names
+        spend = "gamma_gamma" if set(spend_names) & set(params) else None
         model = cls(purchase_model=purchase_model, spend_model=spend, time_unit=time_unit,
                     clv_step_days=clv_step_days)
-        model._validate_params()
+        model._check_params()
         purchase_cls = PURCHASE_MODELS[purchase_model]
-        missing = [k for k in purchase_cls.param_names if k not in params]
-        if missing:
-            raise InputError(f"{purchase_cls.title} needs parameters {', '.join(missing)}")
-        model.purchase_model_ = purchase_cls({k: params[k] for k in purchase_cls.param_names})
-        model.spend_model_ = (
-            GammaGammaModel({k: params[k] for k in ("p", "q", "v")}) if spend else None
-        )
+        unknown = [k for k in params if k not in (*purchase_cls.param_names, *spend_names)]
+        if unknown:
+            raise InputError(
+                f"unknown parameter(s) {', '.join(map(repr, unknown))} for {purchase_cls.title}"
+                f"{' + Gamma-Gamma' if spend else ''}; expected "
+                f"{', '.join((*purchase_cls.param_names, *spend_names))}"
+            )
+        model.purchase_model_ = purchase_cls(_model_params(purchase_cls, params))
+        model.spend_model_ = GammaGammaModel(_model_params(GammaGammaModel, params)) if spend else None
         model._spend_fallback_mean = float("nan")
         model.fit_notes_ = ["parameters given, not fitted"]
         model.convergence_ = []
@@ -389,13 +383,11 @@ class CLVModel:
 
     # -- predictions ---------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "purchase_model_"):
-            raise InputError(
-                "This CLVModel instance is not fitted yet. Call 'fit' with an RFM summary first."
-            )
+        # Kept for callers inside the package (plotting, evaluation).
+        self.check_fitted()
 
     def _data(self, data: pd.DataFrame | None, *, require_monetary: bool = False) -> pd.DataFrame:
-        self._check_fitted()
+        self.check_fitted()
         if data is None:
             if self.data_ is None:
                 raise InputError("this model was not fitted on a summary; pass data=<RFM summary>")
@@ -599,15 +591,27 @@ class CLVModel:
         Lee 2005, eq. 9; Pareto/NBD: Fader & Hardie's note eq. 27; MBG/NBD:
         Batislam et al. 2007). Used for tracking plots.
         """
-        self._check_fitted()
+        self.check_fitted()
         t = np.asarray(horizon_days, dtype=float) / self._days_per_unit
         return self.purchase_model_.expected_purchases_new_customer(t)
 
     # -- evaluation, reporting, figures ----------------------------------------------------------
-    def evaluate(self, summary_with_holdout: pd.DataFrame) -> Any:
+    def evaluate(self, summary_with_holdout: pd.DataFrame) -> EvaluationResult:
         """Compare predictions with a holdout period and with a naive baseline.
 
+        The model is left as it was: nothing is refitted or stored on it.
         See :func:`crm_analytics.clv.evaluation.evaluate_clv_model`.
+
+        Parameters
+        ----------
+        summary_with_holdout : pandas.DataFrame
+            RFM summary from ``rfm_summary(..., calibration_end=...)``.
+
+        Returns
+        -------
+        EvaluationResult
+            Metrics of the model and the baseline; ``summary()`` gives a
+            :class:`~crm_analytics.core.summary.Summary`.
         """
         from crm_analytics.clv.evaluation import evaluate_clv_model
 
@@ -622,7 +626,7 @@ class CLVModel:
             Prints as text, renders as HTML in Jupyter, ``to_frame()`` gives
             the parameter table (model, estimate, std_error).
         """
-        self._check_fitted()
+        self.check_fitted()
         rows = []
         pm = self.purchase_model_
         for k in pm.param_names:
@@ -669,23 +673,36 @@ class CLVModel:
 
     # -- persistence ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Configuration, parameters and fit record as JSON-ready data."""
-        self._check_fitted()
-        pm, gg = self.purchase_model_, self.spend_model_
+        """Configuration, parameters and fit record as JSON-ready data (what :meth:`save` writes).
+
+        Examples
+        --------
+        >>> m = CLVModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> d = m.to_dict()
+        >>> d["format"], d["format_version"], d["purchase_model"]["params"]["alpha"]
+        ('crm_analytics.clv.CLVModel', 1, 4.414)
+        """
+        self.check_fitted()
         return {
             "format": MODEL_FILE_FORMAT,
             "format_version": MODEL_FILE_VERSION,
-            "package_version": _package_version(),
+            "package_version": package_version(),
+            **self._body(),
+        }
+
+    def _body(self) -> dict[str, Any]:
+        pm, gg = self.purchase_model_, self.spend_model_
+        return {
             "lifetimes_version": lifetimes_version(),
-            "config": self.get_params(),
+            "config": self.get_params(deep=False),
             "purchase_model": {
                 "name": pm.name,
-                "params": pm.params,
+                "params": dict(pm.params),
                 "std_errors": _json_numbers(pm.std_errors),
             },
             "spend_model": None if gg is None else {
                 "name": gg.name,
-                "params": gg.params,
+                "params": dict(gg.params),
                 "std_errors": _json_numbers(gg.std_errors),
             },
             "spend_fallback_mean": _json_number(self._spend_fallback_mean),
@@ -701,21 +718,31 @@ class CLVModel:
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the model as JSON (no pickle): configuration, parameters, fit record.
+        """Write the model as versioned JSON (no pickle): configuration, parameters, fit record.
 
-        The file is written to a temporary name and renamed, so a reader never
-        sees half a file. The fitted summary is not saved.
+        The file (format :data:`MODEL_FILE_FORMAT`, version
+        :data:`MODEL_FILE_VERSION`) is written to a temporary name and renamed,
+        so a reader never sees half a file. The fitted summary is not saved.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> m = CLVModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> path = m.save(pathlib.Path(tempfile.mkdtemp()) / "clv.json")
+        >>> CLVModel.load(path).params_.equals(m.params_)
+        True
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        self.check_fitted()
+        return write_json_model(path, MODEL_FILE_FORMAT, MODEL_FILE_VERSION, self._body())
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, purchase_model: str | None = None) -> CLVModel:
-        """Read a model written by :meth:`save`.
+        """Read a model written by :meth:`save`, checking every value in it.
 
         Parameters
         ----------
@@ -727,68 +754,154 @@ class CLVModel:
         ------
         ModelFileError
             The file is missing, not JSON, not a CLV model file, of another
-            format version, or holds another model type than requested. The
-            message names the file and the mismatch. A file written by another
-            package version of the same format version loads (logged).
+            format version, holds another model type than requested, or its
+            content is wrong: a missing key, a value of the wrong type, a model
+            parameter that is not a finite number > 0 (BG/NBD and MBG/NBD r,
+            alpha, a, b; Pareto/NBD r, alpha, s, beta; Gamma-Gamma p, q, v), a
+            configuration :meth:`fit` would refuse. The message names the file
+            and what is wrong. A file written by another package version of the
+            same format version loads (logged).
+
+        Examples
+        --------
+        >>> import json, tempfile, pathlib
+        >>> m = CLVModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+        >>> path = m.save(pathlib.Path(tempfile.mkdtemp()) / "clv.json")
+        >>> payload = json.loads(path.read_text())
+        >>> payload["purchase_model"]["params"]["alpha"] = 0.0
+        >>> _ = path.write_text(json.dumps(payload))
+        >>> CLVModel.load(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        crm_analytics.errors.ModelFileError: ...clv.json: damaged CLV model file: The 'alpha' parameter of ...
         """
         path = Path(path)
+        payload = read_json_model(path, MODEL_FILE_FORMAT, MODEL_FILE_VERSION)
         try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelFileError(f"{path}: no such model file") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelFileError(f"{path}: not a CLV model file (not JSON: {exc})") from None
-        if not isinstance(payload, dict) or payload.get("format") != MODEL_FILE_FORMAT:
-            found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+            model = cls._from_payload(payload, purchase_model)
+        except _WrongModelError as exc:
+            raise ModelFileError(f"{path}: {exc}") from None
+        except InputError as exc:
+            raise ModelFileError(f"{path}: damaged CLV model file: {exc}") from None
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:  # pragma: no cover
             raise ModelFileError(
-                f"{path}: not a CLV model file (format {found!r}, expected {MODEL_FILE_FORMAT!r})"
+                f"{path}: damaged CLV model file ({type(exc).__name__}: {exc})") from None
+        if payload.get("package_version") != package_version():
+            log.info("%s was saved by crm_analytics %s (this is %s)", path,
+                     payload.get("package_version"), package_version())
+        return model
+
+    @classmethod
+    def _from_payload(cls, payload: dict[str, Any], purchase_model: str | None) -> CLVModel:
+        """The model a checked payload describes; InputError naming the first bad value."""
+        config = _get(payload, "config", dict)
+        expected = set(cls._get_param_names())
+        if set(config) != expected:
+            raise InputError(
+                f"'config' must hold exactly {', '.join(sorted(expected))}; "
+                f"missing {sorted(expected - set(config))}, unknown {sorted(set(config) - expected)}"
             )
-        version = payload.get("format_version")
-        if version != MODEL_FILE_VERSION:
-            raise ModelFileError(
-                f"{path}: CLV model file format version {version!r}; this crm_analytics "
-                f"{_package_version()} reads version {MODEL_FILE_VERSION} (refit and save the model)"
-            )
-        try:
-            config = dict(payload["config"])
-            pm_data = payload["purchase_model"]
-            gg_data = payload["spend_model"]
-            fit = payload["fit"]
-            name = pm_data["name"]
-            if name not in PURCHASE_MODELS:
-                raise ModelFileError(
-                    f"{path}: unknown purchase model {name!r}; known: {', '.join(PURCHASE_MODELS)}"
-                )
-            if purchase_model is not None and name != purchase_model:
-                raise ModelFileError(
-                    f"{path}: holds a {name!r} model, expected purchase_model={purchase_model!r}"
-                )
-            model = cls(**config)
-            model._validate_params()
-            purchase_cls = PURCHASE_MODELS[name]
-            model.purchase_model_ = purchase_cls(pm_data["params"], _from_json(pm_data["std_errors"]))
-            model.spend_model_ = None if gg_data is None else SPEND_MODELS[gg_data["name"]](
-                gg_data["params"], _from_json(gg_data["std_errors"])
-            )
-            fallback = payload.get("spend_fallback_mean")
-            model._spend_fallback_mean = float("nan") if fallback is None else float(fallback)
-            model.fit_notes_ = list(fit["notes"])
-            model.convergence_ = list(fit["convergence"])
-            model.converged_ = bool(fit["converged"])
-            model.n_customers_ = int(fit["n_customers"])
-            model.n_histories_ = int(fit["n_histories"])
-            model.n_spend_customers_ = int(fit["n_spend_customers"])
-            model.fit_info_ = {k: fit.get(k) for k in ("as_of", "calibration_end", "fitted_at")}
-        except ModelFileError:
-            raise
-        except (KeyError, TypeError, ValueError, InputError) as exc:
-            raise ModelFileError(f"{path}: damaged CLV model file ({type(exc).__name__}: {exc})") from None
+        pm_data = _get(payload, "purchase_model", dict)
+        name = _get(pm_data, "name", str, where="purchase_model")
+        if name not in PURCHASE_MODELS:
+            raise _WrongModelError(f"unknown purchase model {name!r}; known: {', '.join(PURCHASE_MODELS)}")
+        if purchase_model is not None and name != purchase_model:
+            raise _WrongModelError(f"holds a {name!r} model, expected purchase_model={purchase_model!r}")
+        if config["purchase_model"] != name:
+            raise InputError(f"config purchase_model {config['purchase_model']!r} but the "
+                             f"purchase model is {name!r}")
+        model = cls(**config)
+        model._check_params()
+        purchase_cls = PURCHASE_MODELS[name]
+        purchase = purchase_cls(*_submodel(purchase_cls, pm_data, "purchase_model"))
+        gg_data = _get(payload, "spend_model", (dict, type(None)))
+        if gg_data is None:
+            spend = None
+        else:
+            if model.spend_model is None:
+                raise InputError("config spend_model None but the file holds a spend model")
+            gg_name = _get(gg_data, "name", str, where="spend_model")
+            if gg_name != model.spend_model:
+                raise InputError(f"config spend_model {model.spend_model!r} but the spend model "
+                                 f"is {gg_name!r}")
+            spend_cls = SPEND_MODELS[gg_name]
+            spend = spend_cls(*_submodel(spend_cls, gg_data, "spend_model"))
+        fallback = _get(payload, "spend_fallback_mean", (numbers.Real, type(None)))
+        if fallback is not None:
+            check_number("the CLV model file", "spend_fallback_mean", fallback, low=0.0,
+                         low_open=True)
+        fit = _get(payload, "fit", dict)
+        counts = {k: _get(fit, k, numbers.Integral, where="fit")
+                  for k in ("n_customers", "n_histories", "n_spend_customers")}
+        for k, v in counts.items():
+            check_number("the CLV model file", f"fit.{k}", v, integer=True, low=0)
+        notes = _get(fit, "notes", list, where="fit")
+        convergence = _get(fit, "convergence", list, where="fit")
+        if not all(isinstance(n, str) for n in notes):
+            raise InputError("'fit.notes' must be a list of str")
+        if not all(isinstance(a, dict) for a in convergence):
+            raise InputError("'fit.convergence' must be a list of objects")
+        info = {k: fit.get(k) for k in ("as_of", "calibration_end", "fitted_at")}
+        bad = [k for k, v in info.items() if v is not None and not isinstance(v, str)]
+        if bad:
+            raise InputError(f"'fit.{bad[0]}' must be a date string or null. Got {info[bad[0]]!r}")
+
+        model.purchase_model_ = purchase
+        model.spend_model_ = spend
+        model._spend_fallback_mean = float("nan") if fallback is None else float(fallback)
+        model.fit_notes_ = list(notes)
+        model.convergence_ = list(convergence)
+        model.converged_ = _get(fit, "converged", bool, where="fit")
+        model.n_customers_ = int(counts["n_customers"])
+        model.n_histories_ = int(counts["n_histories"])
+        model.n_spend_customers_ = int(counts["n_spend_customers"])
+        model.fit_info_ = info
         model.data_ = None
         model._set_public_params()
-        if payload.get("package_version") != _package_version():
-            log.info("%s was saved by crm_analytics %s (this is %s)", path,
-                     payload.get("package_version"), _package_version())
         return model
+
+
+class _WrongModelError(InputError):
+    """The file is a sound CLV model file, but not of the model asked for."""
+
+
+def _get(mapping: dict[str, Any], key: str, kind: Any, *, where: str = "") -> Any:
+    """``mapping[key]`` if present and of type ``kind`` (bool is not a number), else InputError."""
+    name = f"{where}.{key}" if where else key
+    if key not in mapping:
+        raise InputError(f"missing key {name!r}")
+    value = mapping[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    is_bool = isinstance(value, bool) and bool not in kinds
+    if is_bool or not isinstance(value, kinds):
+        wanted = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+        raise InputError(f"{name!r} must be {wanted}. Got {value!r} instead")
+    return value
+
+
+def _model_params(model_cls: Any, params: Mapping[str, Any]) -> dict[str, float]:
+    """``model_cls``'s parameters from ``params``: all present, each a finite number > 0."""
+    missing = [k for k in model_cls.param_names if k not in params]
+    if missing:
+        raise InputError(f"{model_cls.title} needs parameters {', '.join(missing)}")
+    return {k: float(check_number(model_cls.title, k, params[k], low=0.0, low_open=True))
+            for k in model_cls.param_names}
+
+
+def _submodel(model_cls: Any, data: dict[str, Any], where: str) -> tuple[dict, dict]:
+    """Checked ``(params, std_errors)`` of a saved purchase or spend model."""
+    params = _get(data, "params", dict, where=where)
+    unknown = sorted(set(params) - set(model_cls.param_names))
+    if unknown:
+        raise InputError(f"{model_cls.title} has no parameter(s) {', '.join(unknown)}")
+    values = _model_params(model_cls, params)
+    ses = _get(data, "std_errors", dict, where=where)
+    if set(ses) != set(model_cls.param_names):
+        raise InputError(f"'{where}.std_errors' must hold {', '.join(model_cls.param_names)}. "
+                         f"Got {', '.join(ses) or 'nothing'} instead")
+    for k, v in ses.items():
+        check_number(f"{model_cls.title} (std_errors)", k, v, low=0.0, allow_none=True)
+    return values, _from_json(ses)
 
 
 def _json_number(value: float) -> float | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -95,11 +96,12 @@ def read_json_model(path: str | os.PathLike, fmt: str, version: int) -> dict[str
         Missing, too large, not JSON, another format, or another format version.
     """
     path = Path(path)
-    what = fmt.rsplit(".", 1)[-1] + " model"
+    what = fmt.rsplit(".", 1)[-1]
     _check_file(path, what)
     try:
         payload = json.loads(path.read_text(encoding="utf-8"),
-                             parse_constant=lambda c: _bad_constant(path, c))
+                             parse_constant=lambda c: _bad_constant(path, c),
+                             parse_float=lambda s: _finite_float(path, s))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path}: not a {what} file (not JSON: {exc})") from None
     if not isinstance(payload, dict) or payload.get("format") != fmt:
@@ -110,6 +112,13 @@ def read_json_model(path: str | os.PathLike, fmt: str, version: int) -> dict[str
             f"{path}: {what} file format version {payload.get('format_version')!r}; this "
             f"crm_analytics {package_version()} reads version {version} (refit and save the model)")
     return payload
+
+
+def _finite_float(path: Path, text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        _bad_constant(path, text)
+    return value
 
 
 def _bad_constant(path: Path, constant: str) -> Any:
@@ -138,7 +147,7 @@ def read_skops(path: str | os.PathLike, fmt: str, version: int, trusted: Iterabl
     import skops.io as sio
 
     path = Path(path)
-    what = fmt.rsplit(".", 1)[-1] + " model"
+    what = fmt.rsplit(".", 1)[-1]
     _check_file(path, what)
     try:
         with zipfile.ZipFile(path) as archive:

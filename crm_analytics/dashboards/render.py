@@ -19,6 +19,7 @@ from plotly.offline import get_plotlyjs
 from crm_analytics.errors import InputError
 from crm_analytics.store import Store
 from crm_analytics.store.results import latest_run_id, latest_scores, reading, run_results
+from crm_analytics.store.score_columns import SCORE_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,14 @@ def table_html(frame: pd.DataFrame | None, *, max_rows: int = 30, float_digits: 
         if pd.api.types.is_float_dtype(shown[c]):
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:,.{float_digits}f}")
     return shown.to_html(classes="data", border=0, escape=True, na_rep="")
+
+
+_LABELS = {c.name: c.label for c in SCORE_COLUMNS}
+
+
+def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """Score columns under their short labels (``crm_analytics.store.score_columns``)."""
+    return frame.rename(columns=lambda c: _LABELS.get(c, c))
 
 
 def page(title: str, current: str, run: dict[str, Any], body: str) -> str:
@@ -369,7 +378,7 @@ def _value(scores: pd.DataFrame) -> str:
                         "revenue_potential_code", "p_alive") if c in scores.columns]
     if "revenue_potential" in scores.columns:
         top = scores.sort_values("revenue_potential", ascending=False)[cols].head(25)
-        parts.append(card("Top 25 customers by revenue potential", table_html(top), wide=True))
+        parts.append(card("Top 25 customers by revenue potential", table_html(_labelled(top)), wide=True))
     return f'<div class="grid">{"".join(parts)}</div>'
 
 
@@ -383,7 +392,8 @@ def _churn(scores: pd.DataFrame, results: dict[str, pd.DataFrame]) -> str:
         cols = [c for c in ("name", "churn_probability", "risk_band", "revenue_at_risk", "clv",
                             "reason_1", "reason_2", "reason_3") if c in scores.columns]
         top = scores[scores.get("risk_band", "high") == "high"].sort_values(key, ascending=False)
-        parts.append(card("Top 25 at-risk customers", table_html(top[cols], max_rows=25), wide=True))
+        parts.append(card("Top 25 at-risk customers", table_html(_labelled(top[cols]), max_rows=25),
+                          wide=True))
     if "churn_evaluation" in results:
         parts.append(card("Back-test metrics", table_html(results["churn_evaluation"], float_digits=3),
                           wide=True))

@@ -2,7 +2,8 @@
 
 Statistics on DataFrames
     :func:`nps_table`, :func:`nps_change_test`, :func:`csat_table`,
-    :class:`SatisfactionIndex` (ACSI/ECSI PLS path model).
+    :class:`SatisfactionIndex` (ACSI/ECSI PLS path model; ``save`` / ``load`` as
+    versioned JSON). Every ``summary()`` returns a :class:`~crm_analytics.core.summary.Summary`.
 On the store (answers and tickets as of a date)
     :func:`nps`, :func:`nps_change`, :func:`csat`, :func:`survey_wide`,
     :func:`fit_index`, :func:`service_quality`, :func:`service_impact`,
@@ -27,15 +28,9 @@ from crm_analytics.satisfaction.plotting import (
     plot_path_diagram,
     plot_sla_trend,
 )
-from crm_analytics.satisfaction.pls import (
-    ECSI_CONSTRUCTS,
-    ECSI_PATHS,
-    SatisfactionIndex,
-    SatisfactionSummary,
-)
+from crm_analytics.satisfaction.pls import ECSI_CONSTRUCTS, ECSI_PATHS, SatisfactionIndex
 from crm_analytics.satisfaction.service import (
     IMPACT_TERMS,
-    ImpactSummary,
     ServiceImpact,
     service_impact,
     service_quality,
@@ -49,9 +44,7 @@ __all__ = [
     "ECSI_PATHS",
     "FEATURE_COLUMNS",
     "IMPACT_TERMS",
-    "ImpactSummary",
     "SatisfactionIndex",
-    "SatisfactionSummary",
     "ServiceImpact",
     "SurveyResponses",
     "csat",

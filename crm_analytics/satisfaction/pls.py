@@ -48,21 +48,34 @@ Marketing* 41(1), 77-79.
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
-from crm_analytics.errors import ConvergenceWarning, DataQualityWarning, InputError
+from crm_analytics.core.estimator import Estimator
+from crm_analytics.core.params import check_choice, check_number, param_error
+from crm_analytics.core.persistence import read_json_model, write_json_model
+from crm_analytics.core.summary import Summary
+from crm_analytics.core.threads import limits_threads
+from crm_analytics.errors import ConvergenceWarning, DataQualityWarning, InputError, ModelFileError
 from crm_analytics.satisfaction.store_io import store_responses
 from crm_analytics.store import Store
 
-__all__ = ["ECSI_CONSTRUCTS", "ECSI_PATHS", "SatisfactionIndex", "SatisfactionSummary"]
+__all__ = ["ECSI_CONSTRUCTS", "ECSI_PATHS", "MODEL_FILE_FORMAT", "MODEL_FILE_VERSION",
+           "SatisfactionIndex"]
+
+#: ``format`` field of a saved satisfaction index file.
+MODEL_FILE_FORMAT = "crm_analytics.satisfaction.SatisfactionIndex"
+#: Version of the file layout; files of another version are refused.
+MODEL_FILE_VERSION = 1
 
 ECSI_CONSTRUCTS: dict[str, list[str]] = {
     "image": ["image_1", "image_2", "image_3"],
@@ -84,8 +97,7 @@ _CHUNK_BYTES = 64e6  # memory per bootstrap batch: a few resamples are fitted at
 
 
 def _param_error(name: str, rule: str, value: object) -> InputError:
-    return InputError(f"The {name!r} parameter of SatisfactionIndex must be {rule}. "
-                      f"Got {value!r} instead.")
+    return param_error("SatisfactionIndex", name, rule, value)
 
 
 @dataclass(frozen=True)
@@ -276,37 +288,7 @@ def _estimates(X: np.ndarray, raw: np.ndarray, w: np.ndarray, s: _Structure,
             "index": _index(raw.mean(axis=1), iw, s, lo, hi)}
 
 
-@dataclass
-class SatisfactionSummary:
-    """Printable summary of a fitted :class:`SatisfactionIndex` (text, HTML, DataFrame)."""
-
-    info: dict[str, object]
-    constructs: pd.DataFrame
-    paths: pd.DataFrame
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per construct: index, R squared, effect on the target, reliability."""
-        return self.constructs.copy()
-
-    def __str__(self) -> str:
-        head = "\n".join(f"{k + ':':<26}{v}" for k, v in self.info.items())
-        fmt = "{:.3f}".format
-        return (f"Satisfaction index (PLS path model)\n{head}\n\nConstructs\n"
-                f"{self.constructs.to_string(float_format=fmt)}\n\nPaths\n"
-                f"{self.paths.to_string(float_format=fmt)}")
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        info = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
-                       for k, v in self.info.items())
-        return (f"<h4>Satisfaction index (PLS path model)</h4><table>{info}</table>"
-                f"<h5>Constructs</h5>{self.constructs.to_html(float_format='{:.3f}'.format)}"
-                f"<h5>Paths</h5>{self.paths.to_html(float_format='{:.3f}'.format)}")
-
-
-class SatisfactionIndex(BaseEstimator):
+class SatisfactionIndex(Estimator):
     """ACSI/ECSI satisfaction index estimated with a PLS path model.
 
     Parameters
@@ -355,16 +337,26 @@ class SatisfactionIndex(BaseEstimator):
         0-100 index of every construct (index named ``construct``); ``index_[target]``
         is the headline.
     index_by_group_ : DataFrame or None
-        Per group: ``n``, the index of every construct, ``reportable``, ``note``.
+        Per group: ``n``, the index of every construct, ``reportable``, ``note``
+        (None after :meth:`load`: group results are not saved).
     bootstrap_ : DataFrame or None
         Indexed by (kind, parameter) with kind in path, total_effect, loading, index:
         ``estimate``, ``boot_mean``, ``std_error``, ``ci_lower``, ``ci_upper``.
-    scores_ : DataFrame
-        Standardized construct scores of the respondents used.
+    scores_ : DataFrame or None
+        Standardized construct scores of the respondents used (None after :meth:`load`:
+        respondent-level data are not saved).
     paths_ : list of (source, target)
         The structural paths estimated.
     n_obs_, n_dropped_, n_iter_, converged_, scale_
         Respondents used and dropped, iterations, convergence, item scales.
+
+    Notes
+    -----
+    Follows :mod:`crm_analytics.core.estimator`: ``__init__`` only stores its arguments
+    (``sklearn.base.clone`` works), parameters are checked in :meth:`fit`, using the
+    model before :meth:`fit` raises :class:`~crm_analytics.errors.NotFittedError`,
+    :meth:`summary` returns a :class:`~crm_analytics.core.summary.Summary`, and
+    :meth:`save` / :meth:`load` use versioned JSON.
 
     Examples
     --------
@@ -406,15 +398,20 @@ class SatisfactionIndex(BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
 
+    _fitted_attribute = "index_"
+
     def _check_params(self) -> _Structure:
-        if self.scheme not in ("path", "centroid", "factorial"):
-            raise _param_error("scheme", "one of 'path', 'centroid', 'factorial'", self.scheme)
+        """Check the constructor arguments (run by :meth:`fit` and :meth:`load`)."""
+        owner = "SatisfactionIndex"
+        check_choice(owner, "scheme", self.scheme, ["path", "centroid", "factorial"])
         for name, low in (("n_boot", 0), ("max_iter", 1), ("min_group_n", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise _param_error(name, f"an int in the range [{low}, inf)", value)
-        if not 0 < self.level < 1:
-            raise _param_error("level", "a float in the range (0, 1)", self.level)
+            _check_int(name, getattr(self, name), low)
+        if self.min_n is not None:
+            _check_int("min_n", self.min_n, 1, allow_none=True)
+        if self.random_state is not None:
+            _check_int("random_state", self.random_state, 0, allow_none=True)
+        check_number(owner, "level", self.level, low=0, high=1, low_open=True, high_open=True)
+        check_number(owner, "tol", self.tol, low=0, low_open=True)
         s = _structure(ECSI_CONSTRUCTS if self.constructs is None else self.constructs,
                        ECSI_PATHS if self.paths is None else self.paths, self.mode)
         if self.target not in s.names:
@@ -493,6 +490,7 @@ class SatisfactionIndex(BaseEstimator):
                              "standardized; remove it from constructs=.")
         return data, None if groups is None else groups[complete]
 
+    @limits_threads
     def fit(self, responses: pd.DataFrame | Store, groups: _Groups = None, *,
             as_of: object = None, survey: str = "ecsi") -> SatisfactionIndex:
         """Estimate the path model and the 0-100 index.
@@ -633,8 +631,28 @@ class SatisfactionIndex(BaseEstimator):
         """Per-respondent 0-100 construct scores with the fitted ACSI weights.
 
         Respondents with a missing item get NaN for that item's construct.
+
+        Parameters
+        ----------
+        responses : DataFrame
+            One row per respondent with (at least) the model's items.
+
+        Returns
+        -------
+        DataFrame
+            Always a DataFrame: the index of ``responses``, one column per construct.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit` (or :meth:`load`).
+        InputError
+            ``responses`` is not a DataFrame or lacks items.
         """
-        check_is_fitted(self, "index_")
+        self.check_fitted()
+        if not isinstance(responses, pd.DataFrame):
+            raise InputError("responses must be a DataFrame with one row per respondent and "
+                             f"one column per item; got {type(responses).__name__}.")
         s = self._structure
         missing = [i for i in s.items if i not in responses.columns]
         if missing:
@@ -649,7 +667,7 @@ class SatisfactionIndex(BaseEstimator):
         Returns one row per construct that affects the target, most important first,
         with the Martilla & James (1977) quadrant relative to the means of both axes.
         """
-        check_is_fitted(self, "index_")
+        self.check_fitted()
         effect = self.total_effects_[self.target].drop(self.target)
         effect = effect[effect != 0]
         table = pd.DataFrame({"importance": effect, "performance": self.index_[effect.index]})
@@ -666,9 +684,18 @@ class SatisfactionIndex(BaseEstimator):
             "possible overkill")
         return table.sort_values("importance", ascending=False).rename_axis("construct")
 
-    def summary(self) -> SatisfactionSummary:
-        """Model information, per-construct table and path table."""
-        check_is_fitted(self, "index_")
+    def summary(self) -> Summary:
+        """Model information, per-construct table and path table.
+
+        Returns
+        -------
+        Summary
+            ``to_frame()`` is one row per construct (index, R squared, total effect on
+            the target, reliability; bootstrap intervals of the index with
+            ``n_boot``); the path table (source, target, coefficient) is
+            ``extra_tables[0]``, named ``"Paths"``.
+        """
+        self.check_fitted()
         info = {"respondents": self.n_obs_, "dropped (missing items)": self.n_dropped_,
                 "scheme": self.scheme, "iterations": self.n_iter_,
                 "converged": self.converged_, "target": self.target,
@@ -688,4 +715,294 @@ class SatisfactionIndex(BaseEstimator):
                 ci = self.bootstrap_.loc[kind].loc[keys]
                 for col in ("std_error", "ci_lower", "ci_upper"):
                     frame[prefix + col] = ci[col].to_numpy()
-        return SatisfactionSummary(info, constructs.rename_axis("construct"), paths)
+        notes = [] if self.converged_ else [
+            f"PLS weights did not converge within max_iter={self.max_iter} iterations"]
+        return Summary("Satisfaction index (PLS path model)",
+                       [(k, str(v)) for k, v in info.items()],
+                       constructs.rename_axis("construct"), notes, [("Paths", paths)])
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted model as versioned JSON (no pickle).
+
+        The file (format :data:`MODEL_FILE_FORMAT`, version :data:`MODEL_FILE_VERSION`)
+        holds the constructor parameters and what :meth:`transform`, :meth:`drivers`
+        and :meth:`summary` need: weights, loadings, index, path coefficients, total
+        effects, R squared, reliability, bootstrap table, item scales and fit record.
+        Respondent-level data (``scores_``) and ``index_by_group_`` are not saved; they
+        are None after :meth:`load`. Written atomically (temporary file, then rename).
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> rng = np.random.default_rng(0)
+        >>> q = rng.normal(size=200)
+        >>> data = pd.DataFrame({f"{c}_{i}": np.clip(np.round(5.5 + 2 * (v + rng.normal(size=200))), 1, 10)
+        ...                      for c, v in (("q", q), ("s", 0.6 * q)) for i in (1, 2)})
+        >>> model = SatisfactionIndex({"q": ["q_1", "q_2"], "s": ["s_1", "s_2"]}, [("q", "s")],
+        ...                           target="s", scale=(1, 10)).fit(data)
+        >>> path = model.save(pathlib.Path(tempfile.mkdtemp()) / "index.json")
+        >>> SatisfactionIndex.load(path).index_.equals(model.index_)
+        True
+        """
+        self.check_fitted()
+        s = self._structure
+        params = {k: _jsonable(v) for k, v in self.get_params(deep=False).items()}
+        state = {
+            "n_obs": int(self.n_obs_), "n_dropped": int(self.n_dropped_),
+            "n_iter": int(self.n_iter_), "converged": bool(self.converged_),
+            "constructs": list(s.names), "items": list(s.items),
+            "scale_min": _floats(self._lo), "scale_max": _floats(self._hi),
+            "outer_weights": _floats(self.outer_weights_),
+            "index_weights": _floats(self.index_weights_),
+            "loadings": _floats(self.loadings_),
+            "index": _floats(self.index_),
+            "r_squared": _split(self.r_squared_.to_frame()),
+            "path_coefficients": _split(self.path_coefficients_),
+            "total_effects": _split(self.total_effects_),
+            "reliability": _split(self.reliability_),
+            "bootstrap": None if self.bootstrap_ is None else _split(self.bootstrap_),
+        }
+        return write_json_model(path, MODEL_FILE_FORMAT, MODEL_FILE_VERSION,
+                                {"params": params, "state": state})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> SatisfactionIndex:
+        """Read a model written by :meth:`save`, checking its content.
+
+        Raises
+        ------
+        ModelFileError
+            The file is missing, too large, not JSON, another format or format
+            version, or its content is wrong: a missing key, a parameter :meth:`fit`
+            would refuse, a table whose shape or labels do not match the constructs
+            and items, a number that is not finite, path coefficients off the paths,
+            total effects that do not follow from the path coefficients. The message
+            names the file and what is wrong.
+
+        Examples
+        --------
+        >>> import json, tempfile, pathlib
+        >>> rng = np.random.default_rng(0)
+        >>> q = rng.normal(size=200)
+        >>> data = pd.DataFrame({f"{c}_{i}": np.clip(np.round(5.5 + 2 * (v + rng.normal(size=200))), 1, 10)
+        ...                      for c, v in (("q", q), ("s", 0.6 * q)) for i in (1, 2)})
+        >>> model = SatisfactionIndex({"q": ["q_1", "q_2"], "s": ["s_1", "s_2"]}, [("q", "s")],
+        ...                           target="s", scale=(1, 10)).fit(data)
+        >>> path = model.save(pathlib.Path(tempfile.mkdtemp()) / "index.json")
+        >>> payload = json.loads(path.read_text())
+        >>> payload["state"]["index"] = payload["state"]["index"][:1]
+        >>> _ = path.write_text(json.dumps(payload))
+        >>> SatisfactionIndex.load(path)
+        Traceback (most recent call last):
+        ...
+        crm_analytics.errors.ModelFileError: ...index.json: damaged SatisfactionIndex file: 'state.index' ...
+        """
+        path = Path(path)
+        payload = read_json_model(path, MODEL_FILE_FORMAT, MODEL_FILE_VERSION)
+        try:
+            model = cls._from_payload(payload)
+        except InputError as exc:
+            raise ModelFileError(f"{path}: damaged SatisfactionIndex file: {exc}") from None
+        except (KeyError, TypeError, ValueError, IndexError, ArithmeticError,
+                np.linalg.LinAlgError) as exc:
+            raise ModelFileError(f"{path}: damaged SatisfactionIndex file "
+                                 f"({type(exc).__name__}: {exc})") from None
+        return model
+
+    @classmethod
+    def _from_payload(cls, payload: dict[str, Any]) -> SatisfactionIndex:
+        """The model a payload describes; InputError naming the first bad value."""
+        params = _key(payload, "params", dict)
+        expected = set(cls._get_param_names())
+        if set(params) != expected:
+            raise InputError(f"'params' must hold exactly {', '.join(sorted(expected))}; "
+                             f"missing {sorted(expected - set(params))}, unknown "
+                             f"{sorted(set(params) - expected)}")
+        model = cls(**_params_from_json(params))
+        s = model._check_params()
+        state = _key(payload, "state", dict)
+        if _key(state, "constructs", list, "state") != s.names or _key(
+                state, "items", list, "state") != s.items:
+            raise InputError("'state.constructs' / 'state.items' do not match the parameters")
+        p, J = len(s.items), len(s.names)
+        lo = _vector(state, "scale_min", p)
+        hi = _vector(state, "scale_max", p)
+        if not (lo < hi).all():
+            raise InputError("'state.scale_min' must be below 'state.scale_max' for every item")
+        counts = {k: _key(state, k, numbers.Integral, "state")
+                  for k in ("n_obs", "n_dropped", "n_iter")}
+        for k, v in counts.items():
+            check_number("the SatisfactionIndex file", f"state.{k}", v, integer=True,
+                         low=1 if k != "n_dropped" else 0)
+        outer = _vector(state, "outer_weights", p)
+        index_weights = _vector(state, "index_weights", p)
+        if not np.allclose(index_weights @ s.member, 1.0, rtol=0, atol=1e-9):
+            raise InputError("'state.index_weights' must sum to 1 within each construct")
+        loadings = _vector(state, "loadings", p)
+        index = _vector(state, "index", J)
+        square = {"index": pd.Index(s.names, name="source"),
+                  "columns": pd.Index(s.names, name="target")}
+        paths = _frame(state, "path_coefficients", s.names, s.names)
+        on_path = np.zeros((J, J), dtype=bool)
+        for j, preds in enumerate(s.preds):
+            on_path[preds, j] = True
+        if (paths[~on_path] != 0).any():
+            raise InputError("'state.path_coefficients' is not 0 where there is no path")
+        total = _frame(state, "total_effects", s.names, s.names)
+        if not np.allclose(total, np.linalg.inv(np.eye(J) - paths) - np.eye(J),
+                           rtol=1e-9, atol=1e-12):
+            raise InputError("'state.total_effects' do not follow from the path coefficients")
+        endogenous = [c for j, c in enumerate(s.names) if s.preds[j]]
+        r2 = _frame(state, "r_squared", endogenous, ["r_squared"])
+        rel = _key(state, "reliability", dict, "state")
+        rel_columns = ["n_items", "mode", "cronbach_alpha", "composite_reliability", "ave"]
+        if rel.get("index") != s.names or rel.get("columns") != rel_columns:
+            raise InputError(f"'state.reliability' must have rows {s.names} and columns "
+                             f"{rel_columns}")
+        rows = _key(rel, "data", list, "state.reliability")
+        modes = ["B" if j in s.mode_b else "A" for j in range(J)]
+        sizes = [int((s.block == j).sum()) for j in range(J)]
+        if len(rows) != J or any(
+                not isinstance(r, list) or len(r) != 5 or r[0] != sizes[j] or r[1] != modes[j]
+                or not all(_finite(x) for x in r[2:]) for j, r in enumerate(rows)):
+            raise InputError("'state.reliability' rows must be [n_items, mode, 3 finite "
+                             "numbers] matching the constructs")
+        boot = state.get("bootstrap")
+        t = s.names.index(model.target)
+        if (boot is None) != (model.n_boot == 0):
+            raise InputError("'state.bootstrap' must be present exactly when n_boot > 0")
+
+        model._structure, model._lo, model._hi = s, lo, hi
+        model.n_obs_, model.n_dropped_ = int(counts["n_obs"]), int(counts["n_dropped"])
+        model.n_iter_ = int(counts["n_iter"])
+        model.converged_ = _key(state, "converged", bool, "state")
+        model.paths_ = [(s.names[k], s.names[j]) for j in range(J) for k in s.preds[j]]
+        model.scale_ = pd.DataFrame({"scale_min": lo, "scale_max": hi}, index=s.items)
+        pairs = pd.MultiIndex.from_arrays([[s.names[b] for b in s.block], s.items],
+                                          names=["construct", "item"])
+        model.outer_weights_ = pd.Series(outer, index=pairs, name="weight")
+        model.index_weights_ = pd.Series(index_weights, index=pairs, name="weight")
+        model.loadings_ = pd.Series(loadings, index=pairs, name="loading")
+        model.path_coefficients_ = pd.DataFrame(paths, **square)
+        model.total_effects_ = pd.DataFrame(total, **square)
+        model.r_squared_ = pd.Series(r2[:, 0], index=pd.Index(endogenous, name="construct"),
+                                     name="r_squared")
+        model.scores_ = None
+        model.reliability_ = pd.DataFrame.from_dict(
+            {c: dict(zip(rel_columns, r, strict=True)) for c, r in zip(s.names, rows, strict=True)},
+            orient="index").rename_axis("construct")
+        model.index_ = pd.Series(index, index=pd.Index(s.names, name="construct"), name="index")
+        model.index_by_group_ = None
+        if boot is None:
+            model.bootstrap_ = None
+        else:
+            arcs = model.paths_
+            drivers = [k for k in range(J) if k != t and total[k, t] != 0]
+            keys = ([("path", f"{a} -> {b}") for a, b in arcs]
+                    + [("total_effect", f"{s.names[k]} -> {model.target}") for k in drivers]
+                    + [("loading", i) for i in s.items] + [("index", c) for c in s.names])
+            columns = ["estimate", "boot_mean", "std_error", "ci_lower", "ci_upper"]
+            values = _frame(state, "bootstrap", [list(k) for k in keys], columns,
+                            allow_null=True)
+            model.bootstrap_ = pd.DataFrame(
+                values, columns=columns,
+                index=pd.MultiIndex.from_tuples(keys, names=["kind", "parameter"]))
+        return model
+
+
+def _check_int(name: str, value: object, low: int, *, allow_none: bool = False) -> None:
+    """An int (not bool, not a float such as 3.0) of at least ``low``, else the standard error."""
+    if allow_none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        rule = f"an int in the range [{low}, inf)" + (" or None" if allow_none else "")
+        raise param_error("SatisfactionIndex", name, rule, value)
+    check_number("SatisfactionIndex", name, value, integer=True, low=low, allow_none=allow_none)
+
+
+def _jsonable(value: Any) -> Any:
+    """A constructor parameter as JSON data (tuples become lists, NumPy scalars Python ones)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _params_from_json(params: dict[str, Any]) -> dict[str, Any]:
+    """Back from JSON: paths and scales as tuples (as the constructor documents them)."""
+    out = dict(params)
+    if isinstance(out.get("paths"), list):
+        out["paths"] = [tuple(p) if isinstance(p, list) else p for p in out["paths"]]
+    scale = out.get("scale")
+    if isinstance(scale, list):
+        out["scale"] = tuple(scale)
+    elif isinstance(scale, dict):
+        out["scale"] = {k: tuple(v) if isinstance(v, list) else v for k, v in scale.items()}
+    return out
+
+
+def _floats(values: Any) -> list[float]:
+    return [float(v) for v in np.asarray(values, dtype=float)]
+
+
+def _split(frame: pd.DataFrame) -> dict[str, Any]:
+    """``orient="split"`` as plain JSON data (NaN as null, tuples as lists, exact floats)."""
+    def cell(v: Any) -> Any:
+        if isinstance(v, np.generic):
+            v = v.item()
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    def label(v: Any) -> Any:
+        return [cell(x) for x in v] if isinstance(v, tuple) else cell(v)
+
+    return {"index": [label(i) for i in frame.index],
+            "columns": [label(c) for c in frame.columns],
+            "data": [[cell(v) for v in row] for row in frame.itertuples(index=False)]}
+
+
+def _finite(value: Any) -> bool:
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _key(mapping: dict[str, Any], key: str, kind: Any, where: str = "") -> Any:
+    """``mapping[key]`` if present and of type ``kind`` (bool is not a number), else InputError."""
+    name = f"{where}.{key}" if where else key
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise InputError(f"missing key {name!r}")
+    value = mapping[key]
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        raise InputError(f"{name!r} must be of type {kind.__name__}. Got {value!r} instead")
+    return value
+
+
+def _vector(state: dict[str, Any], key: str, n: int) -> np.ndarray:
+    values = _key(state, key, list, "state")
+    if len(values) != n or not all(_finite(v) for v in values):
+        raise InputError(f"'state.{key}' must hold {n} finite numbers")
+    return np.array(values, dtype=float)
+
+
+def _frame(state: dict[str, Any], key: str, index: list[Any], columns: list[Any], *,
+           allow_null: bool = False) -> np.ndarray:
+    """The values of a saved ``orient="split"`` table, checked against its expected labels."""
+    table = _key(state, key, dict, "state")
+    if table.get("index") != index or table.get("columns") != columns:
+        raise InputError(f"'state.{key}' must have rows {index} and columns {columns}")
+    rows = _key(table, "data", list, f"state.{key}")
+    ok = len(rows) == len(index) and all(
+        isinstance(r, list) and len(r) == len(columns)
+        and all(_finite(v) or (allow_null and v is None) for v in r) for r in rows)
+    if not ok:
+        what = "finite numbers or null" if allow_null else "finite numbers"
+        raise InputError(f"'state.{key}' must be a {len(index)} x {len(columns)} table of {what}")
+    return np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=float)

@@ -34,7 +34,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from html import escape
 from typing import Any
 
 import numpy as np
@@ -43,6 +42,7 @@ import plotly.graph_objects as go
 import statsmodels.api as sm
 from scipy import stats
 
+from crm_analytics.core.summary import Summary
 from crm_analytics.errors import DataQualityWarning, InputError
 from crm_analytics.satisfaction.plotting import plot_coefficients
 from crm_analytics.satisfaction.store_io import (
@@ -61,8 +61,7 @@ from crm_analytics.satisfaction.store_io import (
 )
 from crm_analytics.store.attributes import DEFAULT_THRESHOLDS, SizeThresholds
 
-__all__ = ["IMPACT_TERMS", "ImpactSummary", "ServiceImpact", "service_impact",
-           "service_quality"]
+__all__ = ["IMPACT_TERMS", "ServiceImpact", "service_impact", "service_quality"]
 
 #: Fewest tickets for a cell's rates and percentiles to be reported.
 DEFAULT_MIN_TICKETS = 10
@@ -171,32 +170,6 @@ def service_quality(store: Any, as_of: Any = None, *, by: str | Sequence[str] | 
 # --------------------------------------------------------------------------- impact
 
 
-@dataclass
-class ImpactSummary:
-    """Printable summary of a :class:`ServiceImpact` (text, HTML, DataFrame)."""
-
-    info: dict[str, object]
-    coefficients: pd.DataFrame
-
-    def to_frame(self) -> pd.DataFrame:
-        """The coefficient table."""
-        return self.coefficients.copy()
-
-    def __str__(self) -> str:
-        head = "\n".join(f"{k + ':':<24}{v}" for k, v in self.info.items())
-        body = self.coefficients.to_string(index=False, float_format="{:.4f}".format)
-        return f"Service experience and satisfaction (OLS)\n{head}\n\n{body}"
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        info = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
-                       for k, v in self.info.items())
-        table = self.coefficients.to_html(index=False, float_format="{:.4f}".format)
-        return f"<h4>Service experience and satisfaction (OLS)</h4><table>{info}</table>{table}"
-
-
 @dataclass(repr=False)
 class ServiceImpact:
     """Result of :func:`service_impact`.
@@ -244,14 +217,21 @@ class ServiceImpact:
         return (f"ServiceImpact(outcome={self.outcome!r}, n={self.n}, "
                 f"r_squared={self.r_squared:.3f}, {terms})")
 
-    def summary(self) -> ImpactSummary:
-        """Model information and the coefficient table."""
+    def summary(self) -> Summary:
+        """Model information and the coefficient table.
+
+        Returns
+        -------
+        Summary
+            ``to_frame()`` is a copy of :attr:`coefficients`.
+        """
         info = {"outcome": self.outcome, "as of": self.as_of, "answers": self.n,
                 "customers": self.n_customers, "window (days)": self.window_days,
                 "customer effects": self.customer_effects,
                 "standard errors": self.cov_type, "R squared": round(self.r_squared, 4),
                 "confidence level": self.level}
-        return ImpactSummary(info, self.coefficients)
+        return Summary("Service experience and satisfaction (OLS)",
+                       [(k, str(v)) for k, v in info.items()], self.coefficients)
 
     def plot_coefficients(self) -> go.Figure:
         """Coefficients with their confidence intervals (intercept left out)."""

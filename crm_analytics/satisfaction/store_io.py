@@ -28,6 +28,7 @@ import pandas as pd
 from crm_analytics.core.timeutils import as_of_params, to_date
 from crm_analytics.errors import DataQualityWarning, InputError
 from crm_analytics.store import Store
+from crm_analytics.store.asof import resolve_as_of as store_resolve_as_of
 from crm_analytics.store.attributes import DEFAULT_THRESHOLDS, SizeThresholds, customer_attributes
 from crm_analytics.store.queries import load_query
 
@@ -63,7 +64,7 @@ def check_store(store: Any, func: str) -> None:
 
 
 def resolve_as_of(store: Store, as_of: Any) -> dt.date:
-    """``as_of`` as a date; ``None`` gives the last day with ticket or survey activity.
+    """``as_of`` as a date; ``None`` gives the store's default (:func:`crm_analytics.store.default_as_of`).
 
     Examples
     --------
@@ -71,14 +72,7 @@ def resolve_as_of(store: Store, as_of: Any) -> dt.date:
     >>> resolve_as_of(demo_store(), None)
     datetime.date(2024, 6, 20)
     """
-    if as_of is not None:
-        return to_date(as_of)
-    latest = store.sql(query("latest_activity.sql"))["latest_at"].iloc[0]
-    if pd.isna(latest):
-        raise InputError(f"{store.path}: the store has no tickets and no survey responses; "
-                         "load them with store.load('tickets', ...) / "
-                         "store.load('survey_responses', ...).")
-    return pd.Timestamp(latest).date()
+    return store_resolve_as_of(store, as_of)
 
 
 def cutoff_params(store: Store, as_of: Any) -> tuple[dt.date, dict[str, Any]]:

@@ -13,15 +13,24 @@ An unknown key or a value of the wrong type is a one-line error naming it.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crm_analytics.errors import InputError
+from crm_analytics.store.attributes import DEFAULT_THRESHOLDS, SizeThresholds
 
 ENV_PREFIX = "CRM_ANALYTICS_"
+
+#: The steps of a run, in the order they run (the functions: :data:`crm_analytics.scoring.steps.STEPS`).
+STEP_NAMES = ("inputs", "attributes", "clv", "churn", "satisfaction", "segments")
+#: Steps every run includes, whatever ``steps`` says: the others build on them.
+BASE_STEPS = ("inputs", "attributes")
 
 
 @dataclass
@@ -67,9 +76,12 @@ class RunConfig:
         DuckDB memory limit for the run, e.g. ``2GB`` (empty: the store's default, a
         quarter of RAM between 1 and 8 GB).
     threads : int
-        DuckDB threads for the run (0: all cores).
+        One thread count for DuckDB, OpenMP (scikit-learn) and BLAS during the
+        run (0: the free cores, see :func:`crm_analytics.core.threads.default_threads`).
     steps : list of str
-        The steps to run (default: all available).
+        The steps to run, from ``inputs, attributes, clv, churn, satisfaction,
+        segments`` (default: all); ``inputs`` and ``attributes`` always run. An
+        unknown name is an error.
     seed : int
         Seed for every random choice (deterministic runs).
     """
@@ -85,48 +97,124 @@ class RunConfig:
     model_max_age_days: int = 30
     retrain: bool = False
     needs_segments: str = "auto"
-    large_employees: float = 250
-    large_revenue: float = 50_000_000.0
+    large_employees: float = DEFAULT_THRESHOLDS.large_employees
+    large_revenue: float = DEFAULT_THRESHOLDS.large_revenue
     min_n: int = 30
     keep_runs: int = 30
     dashboard_dir: str = ""
     busy_timeout: float = 300.0
     memory_limit: str = ""
     threads: int = 0
-    steps: list[str] = field(
-        default_factory=lambda: ["inputs", "attributes", "clv", "churn", "satisfaction", "segments"]
-    )
+    steps: list[str] = field(default_factory=lambda: list(STEP_NAMES))
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def size_thresholds(self) -> SizeThresholds:
+        """The size-band thresholds of this run (:class:`~crm_analytics.store.SizeThresholds`)."""
+        return SizeThresholds(self.large_employees, self.large_revenue)
+
+
+#: Allowed values of the numeric options, inclusive: (low, high, what the number counts).
+#: The upper bounds refuse values that would make a run hang or exhaust memory rather
+#: than fail: a CLV horizon of 10 years (3650 days) is already beyond what a purchase
+#: model extrapolates sensibly; a churn horizon beyond 2 years (730 days) leaves no
+#: labelled history; more than 256 threads (or a memory limit under 64 MB) makes DuckDB,
+#: OpenMP and BLAS thrash. ``seed`` is what NumPy accepts: 0 to 2**32 - 1.
+INT_RANGES: dict[str, tuple[int, int, str]] = {
+    "clv_horizon_days": (1, 3650, "a whole number of days"),
+    "churn_horizon_days": (1, 730, "a whole number of days"),
+    "churn_active_days": (1, 3650, "a whole number of days"),
+    "churn_training_months": (1, 60, "a whole number of months"),
+    "model_max_age_days": (0, 3650, "a whole number of days"),
+    "min_n": (1, 1_000_000, "a whole number of responses"),
+    "keep_runs": (1, 10_000, "a whole number of runs"),
+    "threads": (0, 256, "a whole number of threads (0: the free cores)"),
+    "seed": (0, 2**32 - 1, "a whole number"),
+}
+#: Float options: (low, high, high is included, description); all must be finite.
+FLOAT_RANGES: dict[str, tuple[float, float, bool, str]] = {
+    "annual_discount_rate": (0.0, 1.0, False, "a rate"),
+    "busy_timeout": (0.0, 86_400.0, True, "a number of seconds"),
+}
+#: Float options that must be positive and finite (no upper bound).
+POSITIVE_FLOATS = ("large_employees", "large_revenue")
+#: Needs segments: ``auto`` or a count in this range.
+NEEDS_SEGMENTS_RANGE = (2, 50)
+#: Smallest DuckDB memory limit accepted (64 MB): below it even a small run fails.
+MIN_MEMORY_BYTES = 64 * 10**6
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _rule(name: str) -> str:
+    """What option ``name`` must be, in the words of the error messages."""
+    if name in INT_RANGES:
+        low, high, what = INT_RANGES[name]
+        return f"{what} in [{low}, {high}]"
+    if name in FLOAT_RANGES:
+        low, high, closed, what = FLOAT_RANGES[name]
+        return f"{what} in [{low:g}, {high:g}{']' if closed else ')'}"
+    if name in POSITIVE_FLOATS:
+        return "a positive number"
+    return "valid"
+
+
+def _bad(name: str, value: Any, rule: str | None = None) -> InputError:
+    return InputError(f"config option {name} must be {rule or _rule(name)}; got {value!r}")
+
 
 def _coerce(name: str, value: Any, target: type | str) -> Any:
+    """``value`` as the type of option ``name``; a value that is not one is an InputError."""
     kind = target if isinstance(target, str) else target.__name__
-    try:
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError
-        if kind == "int":
-            if isinstance(value, bool) or float(value) != int(float(value)):
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower() if isinstance(value, (str, int)) else None
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise _bad(name, value, "true or false")
+    if kind == "int":
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 raise ValueError
-            return int(float(value))
-        if kind == "float":
-            return float(value)
-        if kind.startswith("list"):
-            if isinstance(value, str):
-                return [v.strip() for v in value.split(",") if v.strip()]
-            return [str(v) for v in value]
+            number = float(value)
+            if not math.isfinite(number) or number != int(number):
+                raise ValueError
+            return int(number)
+        except (TypeError, ValueError, OverflowError):
+            raise _bad(name, value) from None
+    if kind == "float":
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise _bad(name, value) from None
+        if not math.isfinite(number):
+            raise _bad(name, value)
+        return value if isinstance(value, int) else number  # 250 stays 250
+    if kind.startswith("list"):
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return [v.strip() for v in value]
+        raise _bad(name, value, "a list of names such as ['inputs', 'clv'] (or 'inputs,clv')")
+    if name == "as_of" and isinstance(value, dt.date):  # TOML `as_of = 2024-12-31`, a date
+        return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+    if name == "needs_segments" and isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    except (TypeError, ValueError):
-        raise InputError(f"config option {name}: {value!r} is not a valid {kind}") from None
+    if not isinstance(value, str):
+        raise _bad(name, value, "text")
+    text = value.strip()
+    return text.lower() if name == "needs_segments" else text
 
 
 def load_config(
@@ -146,13 +234,22 @@ def load_config(
     values: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
+        if not str(path).strip():
+            raise InputError("config file: the path is empty; give a TOML file such as crm.toml")
         if not p.exists():
             raise InputError(f"{p}: config file not found")
+        if p.is_dir():
+            raise InputError(f"{p}: is a folder; the config must be a TOML file such as crm.toml")
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{p}: not valid TOML ({exc})") from None
+        except OSError as exc:
+            raise InputError(f"{p}: config file cannot be read ({exc.strerror})") from None
         data = data.get("crm_analytics", data)
+        if not isinstance(data, dict):
+            raise InputError(f"{p}: [crm_analytics] must be a table of options, e.g. "
+                             "[crm_analytics] then clv_horizon_days = 365")
         for key, value in data.items():
             if key not in fields:
                 raise InputError(
@@ -170,40 +267,97 @@ def load_config(
         if value is not None:
             values[key] = value
     kinds = {"as_of": "str", "model_dir": "str", "memory_limit": "str", "dashboard_dir": "str",
-             "needs_segments": "str", "purchase_model": "str", "steps": "list", "retrain": "bool"}
+             "needs_segments": "str", "purchase_model": "str", "steps": "list", "retrain": "bool",
+             "large_employees": "float", "large_revenue": "float", "busy_timeout": "float"}
     out = {}
     for key, value in values.items():
         default = getattr(RunConfig(), key)
         kind = kinds.get(key) or type(default).__name__
         out[key] = _coerce(key, value, kind)
     config = RunConfig(**out)
-    _validate(config)
+    validate_config(config)
     return config
 
 
-def _validate(c: RunConfig) -> None:
-    checks = [
-        ("clv_horizon_days", c.clv_horizon_days > 0, "a positive number of days"),
-        ("churn_horizon_days", c.churn_horizon_days > 0, "a positive number of days"),
-        ("churn_active_days", c.churn_active_days > 0, "a positive number of days"),
-        ("churn_training_months", c.churn_training_months >= 1, "at least 1"),
-        ("annual_discount_rate", 0 <= c.annual_discount_rate < 1, "in [0, 1)"),
-        ("purchase_model", c.purchase_model in ("bgnbd", "pareto_nbd", "mbgnbd"),
-         "one of bgnbd, pareto_nbd, mbgnbd"),
-        ("min_n", c.min_n >= 1, "at least 1"),
-        ("keep_runs", c.keep_runs >= 1, "at least 1"),
-        ("threads", c.threads >= 0, "0 (all cores) or more"),
-        ("model_max_age_days", c.model_max_age_days >= 0, "0 or more"),
-        ("needs_segments", c.needs_segments == "auto" or c.needs_segments.isdigit(),
-         "'auto' or a whole number"),
-    ]
-    for name, ok, rule in checks:
-        if not ok:
-            raise InputError(f"config option {name} must be {rule}; got {getattr(c, name)!r}")
-    known = set(RunConfig().steps)
-    unknown = [s for s in c.steps if s not in known]
+def _memory_bytes(text: str) -> float | None:
+    match = _MEMORY.match(text)
+    if not match:
+        return None
+    return float(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def _check_folder(name: str, value: str) -> None:
+    """A folder option may name a folder that exists or can be created, not a file."""
+    if not value:
+        return
+    path = Path(value)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                where = "is a file" if part == path else f"is under {part}, which is a file"
+                raise InputError(f"config option {name} must be a folder; {value!r} {where}")
+            return
+
+
+def validate_config(c: RunConfig) -> None:
+    """Range-check every option; raise :class:`InputError` naming the first bad one.
+
+    The ranges are :data:`INT_RANGES`, :data:`FLOAT_RANGES`, :data:`POSITIVE_FLOATS`,
+    :data:`NEEDS_SEGMENTS_RANGE` and :data:`MIN_MEMORY_BYTES`; ``as_of`` is empty or
+    YYYY-MM-DD; ``model_dir`` and ``dashboard_dir`` must not name a file.
+
+    Examples
+    --------
+    >>> try:
+    ...     validate_config(RunConfig(clv_horizon_days=1_000_000))
+    ... except InputError as exc:
+    ...     print(exc)
+    config option clv_horizon_days must be a whole number of days in [1, 3650]; got 1000000
+    """
+    # The one list of purchase models is the CLV package's (imported here, not at
+    # module level, so reading a config stays light).
+    from crm_analytics.clv.models import PURCHASE_MODELS
+
+    for name, (low, high, _) in INT_RANGES.items():
+        value = getattr(c, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _bad(name, value)
+    for name, (low, high, closed, _) in FLOAT_RANGES.items():
+        value = getattr(c, name)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+            low <= value <= high if closed else low <= value < high)
+        if not ok:  # nan fails every comparison
+            raise _bad(name, value)
+    for name in POSITIVE_FLOATS:
+        value = getattr(c, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                math.isfinite(value) and value > 0):
+            raise _bad(name, value)
+    purchase_models = list(PURCHASE_MODELS)
+    if c.purchase_model not in purchase_models:
+        raise _bad("purchase_model", c.purchase_model, f"one of {', '.join(purchase_models)}")
+    low, high = NEEDS_SEGMENTS_RANGE
+    n = c.needs_segments
+    if not (n == "auto" or (isinstance(n, str) and n.isdigit() and low <= int(n) <= high)):
+        raise _bad("needs_segments", n, f"'auto' or a whole number in [{low}, {high}]")
+    if c.as_of:
+        try:
+            if not (isinstance(c.as_of, str) and _DATE.match(c.as_of)):
+                raise ValueError
+            dt.date.fromisoformat(c.as_of)
+        except ValueError:
+            raise _bad("as_of", c.as_of, "empty or a date written YYYY-MM-DD") from None
+    if c.memory_limit:
+        size = _memory_bytes(c.memory_limit)
+        if size is None or size < MIN_MEMORY_BYTES:
+            raise _bad("memory_limit", c.memory_limit,
+                       "empty (the default) or a size of at least 64MB such as '512MB' or '2GB'")
+    _check_folder("model_dir", c.model_dir)
+    _check_folder("dashboard_dir", c.dashboard_dir)
+    unknown = [s for s in c.steps if s not in STEP_NAMES]
     if unknown:
-        raise InputError(f"config option steps: unknown step(s) {unknown}; steps are: {sorted(known)}")
+        raise InputError(f"config option steps: unknown step(s) {unknown}; steps are: "
+                         f"{', '.join(STEP_NAMES)}")
 
 
 EXAMPLE_TOML = """\
@@ -227,5 +381,5 @@ keep_runs = 30
 dashboard_dir = ""            # set to publish dashboards after every run
 busy_timeout = 300
 memory_limit = ""             # e.g. "2GB"; empty: a quarter of RAM, 1-8 GB
-threads = 0                   # 0: all cores
+threads = 0                   # 0: the free cores; one count for DuckDB, OpenMP and BLAS
 """

@@ -83,11 +83,12 @@ def churn_model_for_run(ctx: RunContext) -> Any | None:
                                               evaluate_at=backtest_at)
     evaluation = backtest.evaluate(ctx.store, backtest_at)
     model = churn.ChurnModel(**params).fit(ctx.store, cutoffs=deploy_cutoffs, evaluate_at=ctx.as_of)
-    # The deployed model carries the back-test of its procedure as its metrics.
-    model.metrics_ = backtest.metrics_
-    if getattr(backtest, "feature_importance_", None) is not None:
-        model.feature_importance_ = backtest.feature_importance_
-        ctx.results["churn_feature_importance"] = backtest.feature_importance_
+    # The deployed model carries the back-test of its procedure as its metrics
+    # (evaluate leaves models unchanged: the run stores the result on the model
+    # it saves, so a reused model reports the same back-test).
+    model.metrics_ = evaluation.metrics
+    model.feature_importance_ = evaluation.feature_importance
+    ctx.results["churn_feature_importance"] = evaluation.feature_importance
     table = _evaluation_table(evaluation)
     ctx.results["churn_evaluation"] = table
     ctx.metrics["churn_backtest"] = _evaluation_metrics(table)

@@ -19,6 +19,7 @@ the previous run or the new one, never a mix.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -36,14 +37,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm_analytics.core.timeutils import to_date
+from crm_analytics.dashboards import write_dashboards
 from crm_analytics.errors import InputError, RunError, StoreBusyError
-from crm_analytics.scoring.config import RunConfig, load_config
+from crm_analytics.scoring.config import RunConfig, load_config, validate_config
 from crm_analytics.scoring.context import RunContext
 from crm_analytics.scoring.models import churn_model_for_run
-from crm_analytics.scoring.steps import STEPS
+from crm_analytics.scoring.steps import STEPS, run_steps
 from crm_analytics.store import Store, resolve_as_of
 from crm_analytics.store.results import reading
-from crm_analytics.store.store import SYSTEM_DDL
+from crm_analytics.store.schema import RESULT_DDL
+from crm_analytics.store.score_columns import SCORE_COLUMNS, missing_score_columns_ddl
 
 log = logging.getLogger(__name__)
 
@@ -114,34 +118,59 @@ def summarise(ctx: RunContext) -> pd.DataFrame:
 
 
 # -- results tables -------------------------------------------------------------------------
-# The store creates these too; a store made by an older version gets them here.
-RESULT_DDL = tuple(d for d in SYSTEM_DDL if "runs" in d or "run_results" in d or "customer_scores" in d)
+# The store creates these too (RESULT_DDL comes from crm_analytics.store.schema); a
+# store made by an older version gets them here, and the score columns its
+# customer_scores lacks (see _add_score_columns).
+_REGISTRY = {c.name: c for c in SCORE_COLUMNS}
+_REGISTRY_FILE = "crm_analytics/store/score_columns.py"
 
 
-def _sql_type(series: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(series):
-        return "BOOLEAN"
-    if pd.api.types.is_numeric_dtype(series):
-        return "DOUBLE"
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return "TIMESTAMP"
-    return "VARCHAR"
+def _sql_type(column: str) -> str:
+    """The SQL type of a score column: the registry's (``crm_analytics.store.score_columns``)."""
+    return _REGISTRY[column].sql_type
+
+
+def _unregistered(scores: pd.DataFrame) -> list[str]:
+    return [str(c) for c in scores.columns if c not in _REGISTRY]
+
+
+def _as_type(s: pd.Series, sql_type: str) -> pd.Series:
+    if sql_type == "DOUBLE":
+        if not pd.api.types.is_numeric_dtype(s):
+            s = pd.to_numeric(s.astype(object), errors="raise")
+        return s.astype("float64")
+    if sql_type == "BIGINT":
+        return pd.to_numeric(s.astype(object), errors="raise").astype("Int64")
+    if sql_type == "TIMESTAMP":
+        t = s if pd.api.types.is_datetime64_any_dtype(s) else pd.to_datetime(s)
+        return t.dt.tz_localize(None) if getattr(t.dt, "tz", None) else t
+    if sql_type == "BOOLEAN":
+        return s.astype("boolean")
+    return s.astype("string")
 
 
 def _normalise_scores(scores: pd.DataFrame) -> pd.DataFrame:
-    """Stable column types across runs: numbers DOUBLE, flags BOOLEAN, dates TIMESTAMP, text."""
+    """Every column as its registry type: numbers DOUBLE, flags BOOLEAN, dates TIMESTAMP, text.
+
+    Raises
+    ------
+    RunError
+        A column is not in the registry, or holds values its type cannot take
+        (both bugs in a step, not in the data).
+    """
+    unknown = _unregistered(scores)
+    if unknown:
+        raise RunError(f"columns {unknown} are not in {_REGISTRY_FILE}")
     out = pd.DataFrame(index=scores.index)
     for col in scores.columns:
-        s = scores[col]
-        kind = _sql_type(s)
-        if kind == "DOUBLE":
-            out[col] = s.astype("float64")
-        elif kind == "TIMESTAMP":
-            out[col] = pd.to_datetime(s).dt.tz_localize(None) if getattr(s.dt, "tz", None) else s
-        elif kind == "BOOLEAN":
-            out[col] = s.astype("boolean")
-        else:
-            out[col] = s.astype("string")
+        sql_type = _sql_type(col)
+        try:
+            out[col] = _as_type(scores[col], sql_type)
+        except (TypeError, ValueError) as exc:
+            raise RunError(
+                f"step {_REGISTRY[col].step} produced column {col!r} with values that are not "
+                f"{sql_type} as {_REGISTRY_FILE} declares ({scores[col].dtype}: {exc}); this is a bug"
+            ) from exc
     return out
 
 
@@ -170,29 +199,55 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=default, sort_keys=True)
 
 
+_SCORE_COLUMNS_SQL = (
+    "SELECT column_name FROM information_schema.columns WHERE table_name = 'customer_scores'"
+)
+
+
+def _add_score_columns(con: Any) -> None:
+    """Add the registry columns an older store's ``customer_scores`` lacks (registry types)."""
+    have = [r[0] for r in con.execute(_SCORE_COLUMNS_SQL).fetchall()]
+    for ddl in missing_score_columns_ddl(have):
+        con.execute(ddl)
+
+
 def ensure_result_tables(store: Store) -> None:
-    """Create the result tables if they do not exist (write stores only)."""
+    """Create the result tables if they do not exist, with every score column (write stores only)."""
     for ddl in RESULT_DDL:
+        store.execute(ddl)
+    for ddl in missing_score_columns_ddl(store.sql(_SCORE_COLUMNS_SQL)["column_name"].tolist()):
         store.execute(ddl)
 
 
 def _write_run(writer: Store, ctx: RunContext, record: dict[str, Any]) -> None:
-    scores = _normalise_scores(ctx.scores).reset_index()
+    unknown = _unregistered(ctx.scores)
+    if unknown:
+        # A bug in a step, not in the data: record the failed run and refuse the scores.
+        ran = ", ".join(json.loads(record.get("step_seconds") or "{}")) or "?"
+        shown = ", ".join(repr(c) for c in unknown)
+        message = (
+            f"a step (of those run: {ran}) produced column{'s' if len(unknown) > 1 else ''} {shown} "
+            f"which {'are' if len(unknown) > 1 else 'is'} not in {_REGISTRY_FILE}; this is a bug: "
+            "declare the column there (name, type, step, description, label) or stop producing it"
+        )
+        record.update(status="failed", finished_at=_now(), message=f"RunError: {message}"[:2000])
+        _write_failure(writer, record)
+        raise RunError(f"run {ctx.run_id} failed: {message}")
+    scores = _normalise_scores(ctx.scores).rename_axis("customer_id").reset_index()
     scores.insert(0, "run_id", ctx.run_id)
+    # Every name here is a registry column or the key (checked above), never user input.
+    typed = [("run_id", "VARCHAR"), ("customer_id", "VARCHAR")]
+    typed += [(c, _sql_type(c)) for c in scores.columns[2:]]
+    select = ", ".join(
+        f'CAST("{c}" AS {t}) AS "{c}"' for c, t in typed  # noqa: S608 - registry names only
+    )
     with writer.transaction() as con:
         for ddl in RESULT_DDL:
             con.execute(ddl)
-        have = {r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'customer_scores'"
-        ).fetchall()}
-        for col in scores.columns:
-            if col not in have:
-                # Column names come from our own steps, never from user input.
-                ident = '"' + col.replace('"', '""') + '"'
-                con.execute(f"ALTER TABLE customer_scores ADD COLUMN {ident} {_sql_type(scores[col])}")
+        _add_score_columns(con)
         con.register("_crm_scores", scores)
         try:
-            con.execute("INSERT INTO customer_scores BY NAME SELECT * FROM _crm_scores")
+            con.execute(f"INSERT INTO customer_scores BY NAME SELECT {select} FROM _crm_scores")  # noqa: S608
         finally:
             con.unregister("_crm_scores")
         for name, frame in ctx.results.items():
@@ -306,13 +361,15 @@ def run_batch(
     300
     """
     if isinstance(config, RunConfig):
-        cfg = config
+        cfg = dataclasses.replace(config)
     elif isinstance(config, dict):
         cfg = load_config(overrides=config)
     else:
         cfg = load_config(config)
     if as_of is not None:
-        cfg.as_of = str(as_of)
+        cfg.as_of = to_date(as_of).isoformat()
+    # A RunConfig built in code is held to the same ranges as one read from a file.
+    validate_config(cfg)
     own_store = not isinstance(store, Store)
     if own_store:
         path = Path(os.fspath(store))
@@ -326,12 +383,13 @@ def run_batch(
     t0 = time.perf_counter()
     step_seconds: dict[str, float] = {}
     ctx: RunContext | None = None
-    with store.session():
+    with store.session(), store.thread_budget(cfg.threads or None) as threads:
         day = resolve_as_of(store, cfg.as_of)
         if day > dt.date.today():
             raise InputError(f"as_of {day} is in the future")
         ctx = RunContext(store=store, config=cfg, run_id=run_id, as_of=day)
-        steps = [s for s in cfg.steps if s in STEPS]
+        ctx.metrics["threads"] = threads
+        steps = run_steps(cfg.steps)
         bar = _progress(len(steps), progress)
         failure: BaseException | None = None
         try:
@@ -383,6 +441,16 @@ def run_batch(
         seconds=round(time.perf_counter() - t0, 3), step_seconds=step_seconds,
         metrics=ctx.metrics, notes=ctx.notes,
     )
+    if cfg.dashboard_dir:
+        # Published after the commit, from the committed tables: a failure here
+        # leaves the run (the data) intact and is reported, never hidden.
+        try:
+            index = write_dashboards(store if not own_store else Path(os.fspath(store.path)),
+                                     cfg.dashboard_dir, run_id=run_id)
+        except Exception as exc:
+            raise RunError(f"run {run_id} succeeded but its dashboards could not be written to "
+                           f"{cfg.dashboard_dir}: {exc}") from exc
+        result.dashboard_dir = str(Path(index).parent.resolve())
     log.info("run %s succeeded: %s customers as of %s", run_id, result.customers, day)
     return result
 

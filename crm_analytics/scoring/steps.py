@@ -20,9 +20,10 @@ from crm_analytics import satisfaction as sat
 from crm_analytics import segmentation as seg
 from crm_analytics.core.timeutils import as_of_params
 from crm_analytics.errors import DataQualityWarning, InputError
+from crm_analytics.scoring.config import BASE_STEPS
 from crm_analytics.scoring.context import RunContext
 from crm_analytics.scoring.models import churn_model_for_run
-from crm_analytics.store import SizeThresholds, customer_attributes, load_query
+from crm_analytics.store import customer_attributes, load_query
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def step_inputs(ctx: RunContext) -> None:
 
 
 def step_attributes(ctx: RunContext) -> None:
-    thresholds = SizeThresholds(ctx.config.large_employees, ctx.config.large_revenue)
+    thresholds = ctx.config.size_thresholds()
     attrs = customer_attributes(ctx.store, ctx.as_of, thresholds)
     keep = ["name", "customer_type", "size_band", "industry", "country", "region",
             "employees", "annual_revenue", "created_at", "marketing_opt_in"]
@@ -93,17 +94,19 @@ def step_clv(ctx: RunContext) -> None:
     potential = clv.revenue_potential(
         ctx.store, ctx.as_of, model=model, summary=summary, horizon_days=cfg.clv_horizon_days,
         annual_discount_rate=cfg.annual_discount_rate,
-        thresholds=SizeThresholds(cfg.large_employees, cfg.large_revenue),
+        thresholds=cfg.size_thresholds(),
     )
     # P(alive) and CLV are already in the scores under their run names.
     ctx.add_scores(potential.drop(columns=["clv", "probability_alive"], errors="ignore"))
 
 
 def step_churn(ctx: RunContext) -> None:
+    from crm_analytics import churn  # imported here: step_churn is the only user in this module
+
     model = churn_model_for_run(ctx)
     if model is None:
         return
-    scores = model.predict(ctx.store, ctx.as_of)
+    scores = churn.score(model, ctx.store, ctx.as_of)
     if "clv" in ctx.scores.columns:
         # Revenue at risk on the run's own CLV, so the dashboard's numbers agree.
         clv = ctx.scores["clv"].reindex(scores.index)
@@ -145,7 +148,7 @@ def step_satisfaction(ctx: RunContext) -> None:
 
 def step_segments(ctx: RunContext) -> None:
     attrs = ctx.artifacts.get("attributes")
-    thresholds = SizeThresholds(ctx.config.large_employees, ctx.config.large_revenue)
+    thresholds = ctx.config.size_thresholds()
     if attrs is not None:
         ctx.add_scores(seg.size_segments(attrs, thresholds).to_frame("size_segment"))
     ctx.add_scores(seg.rfm_segments(ctx.store, ctx.as_of))
@@ -168,7 +171,7 @@ def step_segments(ctx: RunContext) -> None:
             ctx.results[f"profile_{by}"] = seg.profile(ctx.scores, by=by, needs_features=feats)
 
 
-# The run executes the configured subset of these, in this order.
+# The run executes the configured subset of these, in this order (names: config.STEP_NAMES).
 STEPS: dict[str, Callable[[RunContext], None]] = {
     "inputs": step_inputs,
     "attributes": step_attributes,
@@ -177,3 +180,18 @@ STEPS: dict[str, Callable[[RunContext], None]] = {
     "satisfaction": step_satisfaction,
     "segments": step_segments,
 }
+
+
+def run_steps(configured: list[str]) -> list[str]:
+    """The steps a run executes: the configured ones in table order, inputs and attributes always.
+
+    Every later step joins its columns onto the customers the attributes step
+    lists, so a run without it would score nobody.
+
+    Examples
+    --------
+    >>> run_steps(["segments", "clv"])
+    ['inputs', 'attributes', 'clv', 'segments']
+    """
+    wanted = set(configured) | set(BASE_STEPS)
+    return [name for name in STEPS if name in wanted]

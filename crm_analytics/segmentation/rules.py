@@ -17,7 +17,8 @@ from the user), then compiled to SQL whose every value is a bound parameter::
     value      := 'text' (a quote inside is written '') | number | true | false
 
 Keywords are case-insensitive. ``column`` is a score or attribute column
-(``clv``, ``risk_band``, ``region``, ...; see :data:`KNOWN_COLUMNS`); contact
+(``clv``, ``risk_band``, ``region``, ...: every column of
+:mod:`crm_analytics.store.score_columns`, see :data:`KNOWN_COLUMNS`); contact
 details (name, e-mail, phone) cannot be used. Text columns take ``=``, ``!=``
 and ``in``; numbers every operator and ``in top N%`` / ``in bottom N%``;
 true/false columns ``=`` and ``!=``; dates (``created_at``) compare with a
@@ -62,6 +63,7 @@ from crm_analytics.segmentation.rfm import NO_PURCHASES, RFM_SEGMENTS
 from crm_analytics.segmentation.value import DEFAULT_TIERS, UNKNOWN_TIER
 from crm_analytics.store.queries import load_query
 from crm_analytics.store.results import latest_scores
+from crm_analytics.store.score_columns import did_you_mean, score_column_names
 
 __all__ = [
     "BUILTIN_KINDS",
@@ -79,19 +81,11 @@ __all__ = [
     "segment_members",
 ]
 
-#: Columns a rule may use without a scores frame at hand (the customer_scores contract).
-KNOWN_COLUMNS: tuple[str, ...] = (
-    "customer_type", "size_band", "industry", "region", "country", "marketing_opt_in",
-    "employees", "annual_revenue", "created_at",
-    "frequency", "recency", "T", "monetary_value", "p_alive", "expected_purchases", "clv",
-    "revenue_potential", "revenue_potential_code", "churn_probability", "risk_band",
-    "revenue_at_risk", "latest_nps", "nps_class", "csat_mean_180d", "complaints_365d",
-    "sla_breaches_365d", "size_segment", "needs_segment", "needs_segment_name", "rfm_segment",
-    "r_score", "f_score", "m_score", "recency_days", "purchase_days_365d", "net_spend_365d",
-    "value_tier",
-)
 # Contact details identify a person; rules select on behaviour and scores only.
 _PRIVATE_COLUMNS = frozenset({"name", "email", "phone", "customer_id", "run_id"})
+#: Columns a rule may use without a scores frame at hand: the score columns a run
+#: writes (the registry, :mod:`crm_analytics.store.score_columns`) but contact details.
+KNOWN_COLUMNS: tuple[str, ...] = tuple(c for c in score_column_names() if c not in _PRIVATE_COLUMNS)
 
 #: Built-in segment kinds: prefix -> (column, closed vocabulary or None).
 BUILTIN_KINDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
@@ -427,6 +421,14 @@ def _kind(series: pd.Series) -> str:
     return "text"
 
 
+def _unknown_column(name: str, allowed: list[str]) -> str:
+    """``unknown column 'x'`` with the closest allowed names, else all of them."""
+    if name.lower() in _PRIVATE_COLUMNS:
+        return f"unknown column {name!r} (contact details cannot be used in rules)"
+    hint = did_you_mean(name, allowed) or "; the columns are: " + (", ".join(sorted(allowed)) or "(none)")
+    return f"unknown column {name!r}{hint}"
+
+
 def _resolve_column(name: str, allowed: list[str]) -> str | None:
     if name in allowed:
         return name
@@ -464,9 +466,7 @@ def compile_rule(rule: Rule | str, scores: pd.DataFrame) -> CompiledRule:
     for cond in _conditions(rule.tree):
         column = _resolve_column(cond.column, allowed)
         if column is None:
-            shown = ", ".join(sorted(allowed)) or "(none)"
-            raise _fail(rule.text, cond.position,
-                        f"unknown column {cond.column!r}; the columns are: {shown}")
+            raise _fail(rule.text, cond.position, _unknown_column(cond.column, allowed))
         resolved[cond.column] = column
         alias_of.setdefault(column, f"c{len(alias_of)}")
     params: dict[str, Any] = {"ids": [str(i) for i in scores.index]}
@@ -631,8 +631,11 @@ def define_segment(
 ) -> SegmentDefinition:
     """Save (or replace) a named custom segment.
 
-    The rule is checked now: its syntax, and its columns against
-    :data:`KNOWN_COLUMNS` plus the columns of ``scores`` when given.
+    The rule is checked now: its syntax, and its columns against the score
+    columns (:data:`KNOWN_COLUMNS`, from :mod:`crm_analytics.store.score_columns`)
+    plus the columns of ``scores`` when given; an unknown column is refused with
+    the closest names (``unknown column 'recency'; did you mean 'recency_weeks'
+    or 'recency_days'?``).
 
     Parameters
     ----------
@@ -661,12 +664,11 @@ def define_segment(
     """
     check_segment_name(name)
     parsed = parse_rule(rule)
-    allowed = set(KNOWN_COLUMNS) | ({str(c) for c in scores.columns} if scores is not None else set())
-    allowed -= _PRIVATE_COLUMNS
+    extra = [str(c) for c in scores.columns] if scores is not None else []
+    allowed = [c for c in dict.fromkeys([*KNOWN_COLUMNS, *extra]) if c not in _PRIVATE_COLUMNS]
     for cond in _conditions(parsed.tree):
-        if _resolve_column(cond.column, sorted(allowed)) is None:
-            raise _fail(rule, cond.position,
-                        f"unknown column {cond.column!r}; the columns are: {', '.join(sorted(allowed))}")
+        if _resolve_column(cond.column, allowed) is None:
+            raise _fail(rule, cond.position, _unknown_column(cond.column, allowed))
     if not isinstance(description, str) or len(description) > 1000:
         raise InputError("description must be text of at most 1000 characters")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)

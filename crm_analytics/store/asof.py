@@ -19,12 +19,14 @@ from crm_analytics.core.timeutils import to_date
 _EVENT_COLUMNS = (
     ("transactions", "transaction_date"),
     ("tickets", "opened_at"),
+    ("tickets", "first_response_at"),
+    ("tickets", "resolved_at"),
     ("survey_responses", "responded_at"),
 )
 
 
 def default_as_of(store: Any) -> dt.date:
-    """The latest day with a transaction, ticket or survey answer, never later than today.
+    """The latest day with a transaction, ticket event or survey answer, never later than today.
 
     With no events at all it is the latest ``created_at`` of a customer, and
     with no dated rows at all, today.

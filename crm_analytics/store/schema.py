@@ -1,4 +1,9 @@
-"""The data contract: canonical tables, their columns, types and rules.
+"""The data contract: canonical tables, their columns, types and rules; every table definition.
+
+:data:`SYSTEM_DDL` creates the store's own tables (quarantine, loads,
+store_meta) and the result tables of scoring runs (runs, run_results,
+customer_scores; the columns of customer_scores come from
+:mod:`crm_analytics.store.score_columns`).
 
 Everything that touches a table's shape reads it from here, so the loader,
 the docs and the tests agree. Column names are the contract (see
@@ -24,6 +29,8 @@ Column kinds
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from crm_analytics.store.score_columns import customer_scores_ddl
 
 # Reason codes stored in quarantine.reason_code. Stable: tests, the synthetic
 # generator and downstream users filter on them.
@@ -193,6 +200,38 @@ SURVEY_RESPONSES = Table(
 TABLES: dict[str, Table] = {
     t.name: t for t in (CUSTOMERS, TRANSACTIONS, TICKETS, SURVEY_RESPONSES)
 }
+
+# Tables the store creates besides the canonical ones: its own bookkeeping and
+# the results of scoring runs (see crm_analytics.scoring.run). customer_scores is
+# generated from the registry of score columns (crm_analytics.store.score_columns).
+SYSTEM_DDL: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS quarantine (
+        load_id VARCHAR, table_name VARCHAR, kind VARCHAR, reason_code VARCHAR,
+        reason VARCHAR, source VARCHAR, source_row BIGINT, record_key VARCHAR,
+        raw VARCHAR, rejected_at TIMESTAMP)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS loads (
+        load_id VARCHAR, table_name VARCHAR, sources VARCHAR, mode VARCHAR,
+        loaded_at TIMESTAMP, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
+        rows_duplicate BIGINT, rows_updated BIGINT, seconds DOUBLE)
+    """,
+    "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR, value VARCHAR)",
+    """
+    CREATE TABLE IF NOT EXISTS runs (
+        run_id VARCHAR, as_of DATE, status VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
+        config VARCHAR, versions VARCHAR, input_rows VARCHAR, metrics VARCHAR,
+        step_seconds VARCHAR, customers BIGINT, message VARCHAR)
+    """,
+    "CREATE TABLE IF NOT EXISTS run_results (run_id VARCHAR, name VARCHAR, payload VARCHAR)",
+    customer_scores_ddl(),
+)
+#: The tables a scoring run writes (a subset of SYSTEM_DDL, in the same order).
+RESULT_TABLES = ("runs", "run_results", "customer_scores")
+RESULT_DDL: tuple[str, ...] = tuple(
+    d for d in SYSTEM_DDL if d.split("(")[0].split()[-1] in RESULT_TABLES
+)
 
 # Values read as missing, whatever the column (pandas and spreadsheet spellings).
 # 'NA' is deliberately absent: it is Namibia's country code.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import gzip
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,8 +105,15 @@ def _check_file(path: str, *, encoding: str | None) -> Source:
         try:
             with gzip.open(p, "rb") as fh:
                 head = fh.read(HEAD_BYTES)
-        except OSError:
-            raise SourceError(f"{path}: is a damaged gzip file") from None
+        except EOFError:  # the stream ends inside the sampled block: a cut-off download/copy
+            raise SourceError(
+                f"{path}: is a truncated gzip file (it ends before the end of the compressed "
+                "data); copy or download it again"
+            ) from None
+        except (OSError, zlib.error):  # gzip.BadGzipFile is an OSError
+            raise SourceError(
+                f"{path}: is a damaged gzip file; re-create it or load the uncompressed CSV"
+            ) from None
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) and encoding is None:
         raise SourceError(f"{path}: is UTF-16 encoded; pass encoding='utf-16' or re-save as UTF-8")
     if b"\x00" in head and encoding is None:

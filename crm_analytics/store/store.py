@@ -29,10 +29,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from crm_analytics.core.threads import default_threads, thread_limit
 from crm_analytics.errors import InputError, StoreBusyError
 from crm_analytics.store.cleansing import country_regions, country_rows, q
 from crm_analytics.store.loading import Loader, LoadReport
-from crm_analytics.store.schema import TABLES, get_table
+from crm_analytics.store.schema import SYSTEM_DDL, TABLES, get_table
 from crm_analytics.store.sources import resolve_sources
 
 log = logging.getLogger(__name__)
@@ -40,32 +41,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PATH = "crm.duckdb"
 ENV_PATH = "CRM_ANALYTICS_DB"
 SCHEMA_VERSION = 1
-
-# Tables the store creates besides the canonical ones.
-SYSTEM_DDL = (
-    """
-    CREATE TABLE IF NOT EXISTS quarantine (
-        load_id VARCHAR, table_name VARCHAR, kind VARCHAR, reason_code VARCHAR,
-        reason VARCHAR, source VARCHAR, source_row BIGINT, record_key VARCHAR,
-        raw VARCHAR, rejected_at TIMESTAMP)
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS loads (
-        load_id VARCHAR, table_name VARCHAR, sources VARCHAR, mode VARCHAR,
-        loaded_at TIMESTAMP, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
-        rows_duplicate BIGINT, rows_updated BIGINT, seconds DOUBLE)
-    """,
-    "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR, value VARCHAR)",
-    # Results of scoring runs (see crm_analytics.scoring.run).
-    """
-    CREATE TABLE IF NOT EXISTS runs (
-        run_id VARCHAR, as_of DATE, status VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
-        config VARCHAR, versions VARCHAR, input_rows VARCHAR, metrics VARCHAR,
-        step_seconds VARCHAR, customers BIGINT, message VARCHAR)
-    """,
-    "CREATE TABLE IF NOT EXISTS run_results (run_id VARCHAR, name VARCHAR, payload VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS customer_scores (run_id VARCHAR, customer_id VARCHAR)",
-)
 
 DATE_COLUMNS = {
     "customers": "created_at",
@@ -152,7 +127,8 @@ class Store:
         DuckDB's memory limit, e.g. ``"2GB"`` (default ``$CRM_ANALYTICS_MEMORY_LIMIT``,
         else a quarter of RAM between 1 and 8 GB). Beyond it DuckDB spills to disk.
     threads : int, optional
-        DuckDB worker threads (default ``$CRM_ANALYTICS_THREADS``, else all cores).
+        DuckDB worker threads (default ``$CRM_ANALYTICS_THREADS``, else all cores); a scoring
+        run applies one count to DuckDB, OpenMP and BLAS (:meth:`thread_budget`).
 
     Examples
     --------
@@ -247,6 +223,39 @@ class Store:
         finally:
             self._con.close()
             self._con = None
+
+    @contextmanager
+    def thread_budget(self, threads: int | None = None) -> Iterator[int]:
+        """Run a block with one thread count for DuckDB, OpenMP and BLAS.
+
+        ``threads`` (else the store's ``threads``, else
+        :func:`~crm_analytics.core.threads.default_threads`) is applied to this
+        store's DuckDB connections and, through threadpoolctl, to scikit-learn's
+        OpenMP and numpy's BLAS pools, so nothing in the block oversubscribes
+        the cores. The previous settings are restored afterwards.
+
+        Examples
+        --------
+        >>> store = Store(":memory:")
+        >>> with store.thread_budget(1) as n:
+        ...     n, int(store.sql("SELECT current_setting('threads') AS t")["t"].iloc[0])
+        (1, 1)
+        """
+        n = _check_threads(threads) or self.threads or default_threads()
+        previous = self.threads
+        self.threads = n
+        if self._con is not None:
+            self._con.execute(f"SET threads = {int(n)}")
+        try:
+            with thread_limit(n):
+                yield n
+        finally:
+            self.threads = previous
+            if self._con is not None:
+                if previous:
+                    self._con.execute(f"SET threads = {int(previous)}")
+                else:
+                    self._con.execute("RESET threads")
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:

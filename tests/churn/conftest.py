@@ -55,7 +55,7 @@ def synthetic_evaluation(synthetic_model, synthetic_store) -> churn.ChurnEvaluat
 
 @pytest.fixture(scope="session")
 def synthetic_scores(synthetic_model, synthetic_store) -> pd.DataFrame:
-    return synthetic_model.predict(synthetic_store, SYNTHETIC_EVALUATE_AT)
+    return churn.score(synthetic_model, synthetic_store, SYNTHETIC_EVALUATE_AT)
 
 
 @pytest.fixture(scope="session")

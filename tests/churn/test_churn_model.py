@@ -9,6 +9,7 @@ from sklearn.base import clone
 
 from crm_analytics import churn
 from crm_analytics.churn.evaluation import METRIC_COLUMNS
+from crm_analytics.core.summary import Summary
 from crm_analytics.errors import InputError
 
 
@@ -62,7 +63,9 @@ def test_fit_on_a_plain_table_reads_numeric_text_and_is_deterministic():
     p1 = model.predict_proba(X)[:, 1]
     p2 = churn.ChurnModel(max_iter=30).fit(X, y).predict_proba(X)[:, 1]
     np.testing.assert_array_equal(p1, p2)
-    assert set(model.predict(X)) <= {0, 1}
+    predicted = model.predict(X)
+    assert isinstance(predicted, pd.Series) and predicted.index.equals(X.index)
+    np.testing.assert_array_equal(predicted.to_numpy(), (p1 >= 0.5).astype(int))
     # Unseen categories are treated as missing, not an error.
     other = X.head(3).assign(contract="lifetime")
     assert model.predict_proba(other).shape == (3, 2)
@@ -77,7 +80,9 @@ def test_string_targets_work_like_scikit_learn():
     labels = np.where(y == 1, "Yes", "No")
     model = churn.ChurnModel(max_iter=20).fit(X, labels)
     assert list(model.classes_) == ["No", "Yes"]
-    assert set(model.predict(X)) <= {"No", "Yes"}
+    predicted = model.predict(X)
+    p = model.predict_proba(X)[:, 1]
+    assert predicted.tolist() == np.where(p >= 0.5, "Yes", "No").tolist()
 
 
 def test_fit_store_refuses_cutoffs_whose_labels_overlap_the_evaluation(small_store):
@@ -118,7 +123,7 @@ def test_max_examples_per_cutoff_samples(small_store):
 
 
 def test_predict_scores_bands_and_reasons(small_model, small_store):
-    scores = small_model.predict(small_store, "2025-08-31")
+    scores = churn.score(small_model, small_store, "2025-08-31")
     labels = churn.build_labels(small_store, "2025-08-31")
     assert scores.index.equals(labels.index)
     assert list(scores.columns) == [
@@ -133,11 +138,16 @@ def test_predict_scores_bands_and_reasons(small_model, small_store):
     assert (scores["reason_1"] != "").all()
 
 
-def test_predict_refuses_a_table_model_on_a_store(small_store):
+def test_score_refuses_a_table_model_and_predict_refuses_a_store(small_store, small_model):
     X, y = _table()
     model = churn.ChurnModel(max_iter=5).fit(X, y)
-    with pytest.raises(InputError, match="fitted on a plain table"):
-        model.predict(small_store, "2025-08-31")
+    with pytest.raises(InputError, match=r"churn\.score\(model, store, as_of\) needs a model "
+                                         r"fitted on a store; this one was fitted on a plain table"):
+        churn.score(model, small_store, "2025-08-31")
+    for method in (small_model.predict, small_model.predict_proba, small_model.explain):
+        with pytest.raises(InputError, match=r"takes a feature table; score the customers of a "
+                                             r"store with churn\.score"):
+            method(small_store)
 
 
 def test_synthetic_reasons_for_every_high_risk_customer(synthetic_scores):
@@ -167,7 +177,7 @@ def test_reasons_match_the_customer(synthetic_model, synthetic_store, synthetic_
 
 
 def test_scores_are_reproducible(synthetic_model, synthetic_store, synthetic_scores):
-    again = synthetic_model.predict(synthetic_store, "2025-09-30")
+    again = churn.score(synthetic_model, synthetic_store, "2025-09-30")
     pd.testing.assert_frame_equal(again, synthetic_scores)
 
 
@@ -176,8 +186,11 @@ def test_evaluation_result_object(synthetic_evaluation):
     assert list(ev.metrics.columns) == METRIC_COLUMNS
     assert list(ev.metrics.index) == ["model", "recency_rule", "logistic", "bgnbd"]
     assert ev.grade in {"A", "B", "C"}
-    text = str(ev.summary())
-    assert "Churn model backtest" in text and "no purchase in N days" in text
+    report = ev.summary()
+    assert isinstance(report, Summary)
+    text = str(report)
+    assert "Churn model backtest" in text and "recency_rule = no purchase in N days" in text
+    assert ("grade", ev.grade) in report.facts
     assert "<table" in ev.summary()._repr_html_() and "<table" in ev._repr_html_()
     pd.testing.assert_frame_equal(ev.summary().to_frame(), ev.metrics)
     table = ev.calibration["model"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from clv_testdata import AS_OF, CALIBRATION_END, TOY_TRANSACTIONS, cdnow_raw
 
 from crm_analytics.clv import rfm_summary
 from crm_analytics.store import Store
+from tests.clv.clv_testdata import AS_OF, CALIBRATION_END, TOY_TRANSACTIONS, cdnow_raw
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from clv_testdata import AS_OF, CALIBRATION_END
 
 from crm_analytics.clv import (
     CLVModel,
@@ -18,6 +17,7 @@ from crm_analytics.clv import (
     plot_expected_purchases_matrix,
     plot_probability_alive_matrix,
 )
+from tests.clv.clv_testdata import AS_OF, CALIBRATION_END
 
 HAND = pd.DataFrame(
     {

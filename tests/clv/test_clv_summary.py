@@ -8,11 +8,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from clv_testdata import AS_OF, CALIBRATION_END, cdnow_raw
 
 from crm_analytics.clv import DAYS_PER_UNIT, rfm_summary
 from crm_analytics.clv.summary import check_summary
 from crm_analytics.errors import InputError
+from tests.clv.clv_testdata import AS_OF, CALIBRATION_END, cdnow_raw
 
 with warnings.catch_warnings():
     from lifetimes.utils import summary_data_from_transaction_data

@@ -10,9 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.exceptions import NotFittedError
 
-from crm_analytics.errors import ConvergenceWarning, DataQualityWarning, InputError
+from crm_analytics.errors import (
+    ConvergenceWarning,
+    DataQualityWarning,
+    InputError,
+    NotFittedError,
+)
 from crm_analytics.satisfaction.plotting import (
     plot_importance_performance,
     plot_path_diagram,
@@ -358,7 +362,7 @@ def test_drivers_summary_and_figures():
     summary = model.summary()
     assert "satisfaction index" in str(summary) and "<table" in summary._repr_html_()
     assert list(summary.to_frame().index) == list(ECSI_CONSTRUCTS)
-    assert len(summary.paths) == len(ECSI_PATHS)
+    assert len(dict(summary.extra_tables)["Paths"]) == len(ECSI_PATHS)
 
     ipa = plot_importance_performance(drivers)
     assert list(ipa.data[0].text) == list(drivers.index)

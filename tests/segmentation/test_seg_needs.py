@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
-from crm_analytics.errors import DataQualityWarning, InputError
+from crm_analytics.errors import DataQualityWarning, InputError, NotFittedError
 from crm_analytics.segmentation import NeedsSegmenter, load_profiles, needs_features, save_profiles
 from crm_analytics.store import Store
 

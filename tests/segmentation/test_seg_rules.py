@@ -277,3 +277,50 @@ def test_define_inside_a_callers_transaction(fresh_store):
     with fresh_store.transaction():
         define_segment(fresh_store, "in tx", "clv > 1")
     assert list_segments(fresh_store)["name"].tolist() == ["in tx"]
+
+
+# --------------------------------------------------------------------------- score column registry
+
+from crm_analytics.segmentation.rules import _PRIVATE_COLUMNS  # noqa: E402
+from crm_analytics.store.score_columns import SCORE_COLUMNS  # noqa: E402
+
+_VALUE_OF_TYPE = {"DOUBLE": "> 0", "BIGINT": "> 0", "VARCHAR": "= 'x'", "BOOLEAN": "= true",
+                  "TIMESTAMP": ">= '2024-01-01'"}
+_DTYPE_OF_TYPE = {"DOUBLE": "float64", "BIGINT": "Int64", "VARCHAR": "string", "BOOLEAN": "boolean",
+                  "TIMESTAMP": "datetime64[ns]"}
+
+
+@pytest.mark.parametrize("column", SCORE_COLUMNS, ids=lambda c: c.name)
+def test_a_rule_on_every_registry_column_is_accepted(fresh_store, column):
+    rule = f"{column.name} {_VALUE_OF_TYPE[column.sql_type]}"
+    if column.name in _PRIVATE_COLUMNS:  # contact details (name): never a rule column
+        with pytest.raises(RuleError, match=f"unknown column '{column.name}' \\(contact details"):
+            define_segment(fresh_store, "probe", rule)
+        return
+    define_segment(fresh_store, "probe", rule)  # accepted at definition time, without scores
+    # ... and the value has the right type for the column as a run stores it
+    index = pd.Index(["C1", "C2"], name="customer_id")
+    scores = pd.DataFrame({column.name: pd.Series([None, None], index=index,
+                                                  dtype=_DTYPE_OF_TYPE[column.sql_type])})
+    assert segment_members(fresh_store, "probe", scores).tolist() == []
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ("recency < 10", "unknown column 'recency'; did you mean 'recency_weeks' or 'recency_days'?"),
+    ("churn_probabilty > 0.5", "unknown column 'churn_probabilty'; did you mean 'churn_probability'?"),
+    ("T > 3", "unknown column 'T'"),
+    ("xyzzy = 'red'", "unknown column 'xyzzy'; the columns are: annual_revenue"),
+    ("email = 'a@x.com'", "unknown column 'email' (contact details cannot be used in rules)"),
+])
+def test_a_rule_on_a_column_outside_the_registry_is_refused_when_defined(fresh_store, rule, message):
+    with pytest.raises(RuleError) as info:
+        define_segment(fresh_store, "probe", rule)
+    assert message in str(info.value)
+    assert list_segments(fresh_store).empty
+
+
+def test_rules_on_real_score_columns_are_accepted(fresh_store):
+    define_segment(fresh_store, "earners", "revenue_365d > 0")
+    define_segment(fresh_store, "reason x", "reason_1 = 'x'")
+    define_segment(fresh_store, "both", "recency_weeks < 10 and recency_days < 70")
+    assert sorted(list_segments(fresh_store)["name"]) == ["both", "earners", "reason x"]

@@ -288,3 +288,26 @@ def test_synthetic_export_guarantees(synthetic_store, tmp_path, fmt):
         assert again.read_bytes() == out.read_bytes()
     else:
         pd.testing.assert_frame_equal(read_export(again), got)
+
+
+# --------------------------------------------------------------------------- score column registry
+
+
+def test_exportable_columns_come_from_the_registry(hand, tmp_path):
+    from crm_analytics.exports import EXPORTABLE_COLUMNS, KEY_SCORE_COLUMNS
+    from crm_analytics.store.score_columns import SCORE_COLUMNS
+
+    assert tuple(c.name for c in SCORE_COLUMNS if c.exportable) == EXPORTABLE_COLUMNS
+    assert set(KEY_SCORE_COLUMNS) <= set(EXPORTABLE_COLUMNS)
+    assert "name" not in EXPORTABLE_COLUMNS and "marketing_opt_in" not in EXPORTABLE_COLUMNS
+    store, scores = hand
+    # a column the scores have but the registry does not list is not exported
+    with pytest.raises(InputError, match=r"columns \['colour'\] cannot be exported; score columns: \["):
+        export_segment(store, "risk:low", tmp_path / "x.csv", scores=scores.assign(colour="red"),
+                       columns=["colour"])
+    with pytest.raises(InputError, match=r"columns \['marketing_opt_in'\] cannot be exported"):
+        export_segment(store, "risk:low", tmp_path / "x.csv",
+                       scores=scores.assign(marketing_opt_in=True), columns=["marketing_opt_in"])
+    report = export_segment(store, "risk:low", tmp_path / "ok.csv", scores=scores.assign(revenue_365d=1.0),
+                            columns=["revenue_365d", "region"])
+    assert report.columns[-2:] == ["revenue_365d", "region"]

@@ -21,12 +21,12 @@ from sklearn.metrics import adjusted_rand_score
 
 import crm_analytics
 from crm_analytics.datasets.synthetic import (
-    _COUNTRIES,
     CATEGORIES,
     ECSI_LOADINGS,
     generate,
     generate_transactions_parquet,
 )
+from crm_analytics.datasets.synthetic.vocab import _COUNTRIES
 from crm_analytics.errors import InputError
 from crm_analytics.store.schema import REASON_CODES, TABLES
 

@@ -201,7 +201,7 @@ def test_kill_minus_9_midway_leaves_previous_run_latest(db):
 def test_example_config_file_is_current_and_valid():
     from crm_analytics.scoring.config import EXAMPLE_TOML, RunConfig
 
-    path = Path(__file__).resolve().parents[1] / "crm.example.toml"
+    path = Path(__file__).resolve().parents[2] / "crm.example.toml"
     assert path.read_text() == EXAMPLE_TOML
     loaded = load_config(path, environ={})
     defaults = RunConfig()
@@ -220,3 +220,38 @@ def test_full_runs_are_deterministic_even_when_the_model_is_refit(db, tmp_path):
     ra, rb = crm.run_results(db, first.run_id), crm.run_results(db, second.run_id)
     for name in ("overview", "churn_evaluation", "profile_needs_segment_name", "nps_by_month"):
         pd.testing.assert_frame_equal(ra[name], rb[name])
+
+
+# --------------------------------------------------------------------------- score column registry
+
+
+def test_customer_scores_keeps_the_registry_types_after_a_run(db):
+    from crm_analytics.store.score_columns import SCORE_COLUMNS
+
+    crm.run_batch(db, config=FAST)
+    with Store(db, read_only=True) as s:
+        d = s.sql("DESCRIBE customer_scores")
+    got = dict(zip(d["column_name"], d["column_type"], strict=True))
+    assert got.pop("run_id") == "VARCHAR" and got.pop("customer_id") == "VARCHAR"
+    assert got == {c.name: c.sql_type for c in SCORE_COLUMNS}
+
+
+def test_a_step_producing_an_unregistered_column_fails_the_run(db, monkeypatch):
+    good = crm.run_batch(db, config=FAST)
+    attributes = scoring_steps.STEPS["attributes"]
+
+    def sloppy(ctx):
+        attributes(ctx)
+        ctx.scores["foo"] = 1.0
+
+    monkeypatch.setitem(scoring_steps.STEPS, "attributes", sloppy)
+    with pytest.raises(RunError, match=r"column 'foo' which is not in crm_analytics/store/score_columns\.py"
+                       r"; this is a bug"):
+        crm.run_batch(db, config=FAST)
+    runs = crm.runs(db)
+    assert runs["status"].tolist() == ["failed", "succeeded"]
+    assert "'foo'" in runs["message"].iloc[0]
+    assert results.latest_run_id(Store(db, read_only=True)) == good.run_id
+    with Store(db, read_only=True) as s:
+        columns = s.sql("DESCRIBE customer_scores")["column_name"].tolist()
+    assert "foo" not in columns
