@@ -20,7 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@$(BIN)/python tests/ensure_chromium.py || true
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m 'slow or not slow'
 
 lint: $(STAMP)
 	$(BIN)/ruff check crm_analytics tests benchmarks

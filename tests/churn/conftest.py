@@ -8,6 +8,8 @@ import pytest
 from crm_analytics import churn
 from crm_analytics.datasets import synthetic
 from crm_analytics.store import Store
+from tests.helpers import load_store
+from tests.helpers import synthetic_data as generate_once
 
 #: Evaluation cutoff of the synthetic backtest: its label window (90 days) ends
 #: 2025-12-29, inside the generator's window (which ends 2025-12-31).
@@ -15,24 +17,11 @@ SYNTHETIC_EVALUATE_AT = "2025-09-30"
 SYNTHETIC_CUTOFFS = churn.training_cutoffs("2024-06-30", SYNTHETIC_EVALUATE_AT, horizon_days=90)
 
 
-def load_store(tables: dict[str, pd.DataFrame], path: str = ":memory:") -> Store:
-    """A store holding ``tables`` (contract names, loaded in dependency order)."""
-    store = Store(path)
-    store.load_all(tables)
-    return store
-
-
-@pytest.fixture(scope="session")
-def make_store():
-    """``make_store(tables)``: a fresh in-memory store holding those tables."""
-    return load_store
-
-
 @pytest.fixture(scope="session")
 def synthetic_data() -> synthetic.SyntheticData:
     # 20,000 customers give ~9,000 active customers per cutoff: enough for AUCs
     # stable to about +-0.01, and a fit of ~20 s.
-    return synthetic.generate(n_customers=20_000, seed=7)
+    return generate_once(20_000, 7)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +49,7 @@ def synthetic_scores(synthetic_model, synthetic_store) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def small_data() -> synthetic.SyntheticData:
-    return synthetic.generate(n_customers=3_000, seed=3)
+    return generate_once(3_000, 3)
 
 
 @pytest.fixture(scope="session")

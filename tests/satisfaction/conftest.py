@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from crm_analytics.datasets import synthetic
 from crm_analytics.satisfaction._demo import demo_store
 from crm_analytics.store import Store
-
-
-def load_store(tables: dict[str, pd.DataFrame]) -> Store:
-    """A fresh in-memory store holding ``tables`` (contract names, loaded in order)."""
-    store = Store(":memory:")
-    store.load_all(tables)
-    return store
-
-
-@pytest.fixture(scope="session")
-def make_store():
-    """``make_store(tables)``: a fresh in-memory store holding those tables."""
-    return load_store
+from tests.helpers import load_store
+from tests.helpers import synthetic_data as generate_once
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +20,7 @@ def demo() -> Store:
 @pytest.fixture(scope="session")
 def synthetic_data() -> synthetic.SyntheticData:
     # 10,000 customers: ~2,500 ECSI respondents, ~5,000 CSAT and ~6,500 NPS answers.
-    return synthetic.generate(n_customers=10_000, seed=7)
+    return generate_once(10_000, 7)
 
 
 @pytest.fixture(scope="session")

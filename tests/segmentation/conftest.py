@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm_analytics.datasets import synthetic
-from crm_analytics.store import Store
+from tests.helpers import load_store
+from tests.helpers import synthetic_data as generate_once
 
 AS_OF = "2025-05-31"
 MONTH_LATER = "2025-06-30"
@@ -14,8 +14,7 @@ MONTH_LATER = "2025-06-30"
 @pytest.fixture(scope="session")
 def synth():
     """3000 customers with planted needs groups, loaded into an in-memory store."""
-    data = synthetic.generate(n_customers=3000, seed=7)
-    store = Store(":memory:")
-    store.load_all(data.tables())
+    data = generate_once(3000, 7)
+    store = load_store(data.tables())
     yield data, store
     store.close()
