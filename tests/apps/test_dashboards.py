@@ -18,6 +18,9 @@ from crm_analytics.datasets import synthetic
 from crm_analytics.store import Store
 from crm_analytics.store.results import run_results
 
+# Each module fixture runs a full scoring run (about 15-45 s).
+pytestmark = pytest.mark.slow
+
 
 class _Collect(HTMLParser):
     def __init__(self) -> None:
