@@ -194,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", help="create an empty store with the canonical tables")
     _db_arg(p)
+    p.add_argument("--adopt", action="store_true",
+                   help="add the crm_analytics tables to an existing DuckDB database "
+                        "that is not a crm_analytics store yet")
     _verbosity(p)
 
     p = sub.add_parser("load", help="validate and load a CSV/Parquet file (or glob) into a table")
@@ -310,7 +313,9 @@ def _print_frame(frame: pd.DataFrame, *, max_rows: int = 60) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    from crm_analytics.store import Store, default_path
+
+    with Store(args.db or default_path(), adopt=args.adopt) as store:
         print(f"store ready: {Path(store.path).resolve() if store.path != ':memory:' else store.path}")
         print("tables: " + ", ".join(t for t in store.tables()))
     return 0

@@ -11,8 +11,15 @@ Consent
     consent; a withdrawal since the scoring run is honoured). An explicit
     opt-out (FALSE) also suppresses every other record that shares its e-mail
     or phone: the person behind a shared address said no.
+Normalised contact details
+    E-mails and phones are compared, checked for consent and written in one
+    normal form (:func:`crm_analytics.store.cleansing.normalize_contact`):
+    Unicode NFKC (fullwidth ``ａｌｉｃｅ＠ｅｘａｍｐｌｅ．ｃｏｍ`` is
+    ``alice@example.com``), format and control characters removed (zero-width
+    space and joiners, word joiner, BOM, soft hyphen...), whitespace collapsed;
+    e-mails case-folded, phones compared by their digits (any script's digits).
 One row per contact
-    Records sharing an e-mail (trimmed, case-insensitive) or a phone number
+    Records sharing an e-mail (normalised, case-insensitive) or a phone number
     (digits only; a leading ``+`` or ``00`` read as the international prefix;
     fewer than 6 digits never links) are one contact, transitively (connected
     components over all customers, so A-B sharing an e-mail and B-C sharing a
@@ -24,33 +31,45 @@ One segment per contact
     With several segments (one campaign), a contact goes to the first segment,
     in the order given, that any of its eligible records belongs to.
 No spreadsheet formulas
-    Every text cell starting (after spaces) with ``=``, ``+``, ``-``, ``@``,
-    tab, carriage return or line feed is prefixed with a single quote
-    (OWASP CSV injection advice), in CSV and Parquet alike. This includes
+    Every text cell starting (after spaces and invisible characters) with
+    ``=``, ``+``, ``-``, ``@``, tab, carriage return or line feed, or with a
+    character whose NFKC form is one of those or the minus sign U+2212
+    (fullwidth ``＝ ＋ － ＠``, small ``﹢ ﹣ ﹦ ﹫``, superscript ``⁺ ⁻ ⁼``, ``−``)
+    is prefixed with a single quote (OWASP CSV injection advice), in CSV and
+    Parquet alike. This includes
     phone numbers: ``+49 30 1234567`` is written ``'+49 30 1234567``. For
     dialling, the column ``phone_digits`` holds the number's digits only
     (``49301234567``; an international number starts with its country code),
     which never needs quoting.
-Atomic
-    The file is written to a temporary file in the same directory, flushed to
-    disk (fsync) and renamed over the target (``os.replace``); a failure
-    leaves any previous export untouched and no partial file. The manifest
-    (``<file>.manifest.json``) is written the same way after the file: segment
-    definitions, run id and as-of date of the scores, row, suppressed and
-    merged counts, per-segment counts, the file's sha256, creation time and
-    package version. New files are readable by their owner only (they hold
-    personal data).
+Atomic, file and manifest together
+    The file and its manifest (``<file>.manifest.json``: segment definitions,
+    run id and as-of date of the scores, row, suppressed and merged counts,
+    per-segment counts, the file's sha256, creation time and package version)
+    are both written to temporary files in the same directory and flushed to
+    disk (fsync); then the manifest is renamed into place and the data file
+    last (``os.replace``). A failure before the renames leaves the previous
+    export untouched and no partial file; a failure between them puts the
+    previous manifest back. Only a kill between the two renames can leave a
+    pair that disagrees (the new manifest beside the previous file):
+    :func:`verify_export` detects it (and a file without a manifest) by the
+    sha256, and the next export to the same path replaces both and removes the
+    temporary files a killed export left. New files are readable by their
+    owner only (they hold personal data).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import glob
 import hashlib
 import html
 import json
 import logging
 import os
+import re
 import tempfile
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,6 +82,7 @@ from scipy.sparse.csgraph import connected_components
 
 from crm_analytics.errors import InputError
 from crm_analytics.segmentation.rules import get_segment, segment_members
+from crm_analytics.store.cleansing import contact_digits, normalize_contact, normalize_email
 from crm_analytics.store.queries import load_query
 from crm_analytics.store.results import latest_run_id, latest_scores
 from crm_analytics.store.score_columns import SCORE_COLUMNS
@@ -70,11 +90,13 @@ from crm_analytics.store.score_columns import SCORE_COLUMNS
 __all__ = [
     "EXPORTABLE_COLUMNS",
     "KEY_SCORE_COLUMNS",
+    "ExportIntegrityError",
     "ExportReport",
     "email_key",
     "export_segment",
     "neutralize_formula",
     "phone_key",
+    "verify_export",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,8 +111,17 @@ KEY_SCORE_COLUMNS: tuple[str, ...] = (
 EXPORTABLE_COLUMNS: tuple[str, ...] = tuple(c.name for c in SCORE_COLUMNS if c.exportable)
 CONTACT_COLUMNS: tuple[str, ...] = ("customer_id", "name", "email", "phone", "phone_digits")
 FORMATS = ("csv", "parquet")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A cell is a formula when its first character that is not a space or invisible is one
+# of these, or NFKC-normalises to one (the minus sign U+2212 is what NFKC makes of
+# superscript and subscript minus); tab, CR and LF count wherever the spaces end.
+_FORMULA_CHARS = frozenset("=+-@\u2212")
+_LINE_CONTROLS = frozenset("\t\r\n")
 _MIN_PHONE_DIGITS = 6
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+class ExportIntegrityError(InputError):
+    """An export file and its manifest disagree (or one is missing): the export is unusable."""
 
 
 @dataclass
@@ -168,13 +199,25 @@ def neutralize_formula(value: Any) -> Any:
     --------
     >>> neutralize_formula("=HYPERLINK(\\"http://x\\")"), neutralize_formula("+49 30 1234567")
     ('\\'=HYPERLINK("http://x")', "'+49 30 1234567")
+    >>> neutralize_formula("\uff1dcmd()"), neutralize_formula("\u200b -1")
+    ("'\uff1dcmd()", "'\u200b -1")
     >>> neutralize_formula("Anna"), neutralize_formula(None), neutralize_formula(3.5)
     ('Anna', None, 3.5)
     """
-    if isinstance(value, str) and (value.startswith(_FORMULA_START)
-                                   or value.lstrip(" ").startswith(_FORMULA_START)):
+    if isinstance(value, str) and _formula_like(value):
         return "'" + value
     return value
+
+
+def _formula_like(text: str) -> bool:
+    """True if a spreadsheet could read ``text`` as a formula (see the module docstring)."""
+    for ch in text:
+        if ch in _LINE_CONTROLS:
+            return True
+        if ch.isspace() or unicodedata.category(ch) in ("Cf", "Cc"):
+            continue  # leading spaces and invisible characters: look further
+        return ch in _FORMULA_CHARS or unicodedata.normalize("NFKC", ch)[:1] in _FORMULA_CHARS
+    return False
 
 
 def _none_for_missing(series: pd.Series) -> pd.Series:
@@ -182,16 +225,37 @@ def _none_for_missing(series: pd.Series) -> pd.Series:
     return out.where(out.notna(), None)
 
 
+def _text_map(series: pd.Series, function: Callable[[str], Any]) -> pd.Series:
+    """``function`` of every text value (others: None), computed once per distinct value."""
+    values = series.astype(object)
+    present = values.map(lambda v: isinstance(v, str))
+    out = pd.Series(None, index=series.index, dtype=object)
+    if present.any():
+        texts = values[present]
+        uniques = pd.unique(texts.to_numpy(dtype=object))
+        mapped = {u: function(u) for u in uniques}
+        out[present] = texts.map(mapped).to_numpy(dtype=object)
+    return out
+
+
+def _normalized_contact(series: pd.Series) -> pd.Series:
+    """Contact text in its normal form (:func:`normalize_contact`); empty or missing -> None."""
+    out = _text_map(series, normalize_contact)
+    return _none_for_missing(out.where(out.astype(bool)))
+
+
 def email_key(email: pd.Series) -> pd.Series:
-    """E-mail as a matching key: trimmed, case-folded; missing or without '@' -> None.
+    """E-mail as a matching key: normalised (NFKC, invisible characters removed), case-folded.
+
+    Missing, empty or without '@' -> None.
 
     Examples
     --------
-    >>> email_key(pd.Series([" Ann@X.com ", "", None, "nope"])).tolist()
-    ['ann@x.com', None, None, None]
+    >>> email_key(pd.Series([" Ann@X.com ", "", None, "nope", "\uff41nn\u200b@x.com"])).tolist()
+    ['ann@x.com', None, None, None, 'ann@x.com']
     """
-    key = email.astype(object).astype("str").str.strip().str.casefold()
-    return _none_for_missing(key.where(email.notna() & key.str.contains("@", regex=False)))
+    key = _text_map(email, normalize_email)
+    return _none_for_missing(key.where(key.map(lambda k: isinstance(k, str) and "@" in k)))
 
 
 def phone_key(phone: pd.Series) -> pd.Series:
@@ -204,9 +268,11 @@ def phone_key(phone: pd.Series) -> pd.Series:
     --------
     >>> phone_key(pd.Series(["+49 30 1234567", "0049-30-1234567", "(030) 123 4567", "12", None])).tolist()
     ['+49301234567', '+49301234567', '0301234567', None, None]
+    >>> phone_key(pd.Series(["\uff0b49\u200b 30 \uff11\uff12\uff13\uff14\uff15\uff16\uff17"])).tolist()
+    ['+49301234567']
     """
-    text = phone.astype(object).where(phone.notna(), "").astype("str").str.strip()
-    digits = text.str.replace(r"\D", "", regex=True)
+    text = _normalized_contact(phone).fillna("").astype("str")
+    digits = _text_map(text, contact_digits).astype("str")
     double_zero = ~text.str.startswith("+") & digits.str.startswith("00")
     digits = digits.where(~double_zero, digits.str[2:])
     international = text.str.startswith("+") | double_zero
@@ -253,24 +319,111 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> str:
-    """Write via a temp file in the same directory, fsync, rename; return the sha256."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _manifest_path(path: str | os.PathLike) -> Path:
+    """The manifest beside an export file: ``<file>.manifest.json``."""
+    target = Path(path)
+    return target.with_name(target.name + MANIFEST_SUFFIX)
+
+
+def _temp_file(path: Path) -> Path:
+    """A new empty file beside ``path``, named ``.<name>.<pid>.<random>.tmp`` (owner-only)."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        digest = hashlib.sha256()
-        with open(tmp, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    return Path(name)
+
+
+def _sha256_fsync(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+        os.fsync(fh.fileno())
     return digest.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name != "posix":
+        return True  # never remove what this process or (elsewhere) an unknown one may be writing
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _remove_leftovers(target: Path) -> list[Path]:
+    """Remove temporary files a killed export of ``target`` left (their process is gone)."""
+    pattern = re.compile(
+        r"^\." + re.escape(target.name) + r"(?:" + re.escape(MANIFEST_SUFFIX) + r")?\.(\d+)\.[^.]+\.tmp$"
+    )
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}*.tmp"):
+        m = pattern.match(leftover.name)
+        if m and not _pid_alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+                removed.append(leftover)
+    return removed
+
+
+def _write_pair(target: Path, write: Callable[[Path], None],
+                manifest_for: Callable[[str], dict[str, Any]]) -> str:
+    """Write the data file and its manifest so that they agree; return the data's sha256.
+
+    Both go to temporary files first (fsync); then the manifest is renamed into
+    place and the data file last. If the data rename fails, the previous manifest
+    is put back (kept as a hard link, or a copy, until then).
+    """
+    manifest_path = _manifest_path(target)
+    data_tmp = _temp_file(target)
+    manifest_tmp: Path | None = None
+    backup: Path | None = None
+    try:
+        write(data_tmp)
+        sha = _sha256_fsync(data_tmp)
+        manifest_tmp = _temp_file(manifest_path)
+        manifest_tmp.write_text(
+            json.dumps(manifest_for(sha), indent=2, ensure_ascii=False, default=str) + "\n",
+            encoding="utf-8",
+        )
+        _sha256_fsync(manifest_tmp)
+        if manifest_path.exists():
+            backup = _temp_file(manifest_path)
+            backup.unlink()
+            try:
+                os.link(manifest_path, backup)
+            except OSError:  # no hard links here: a copy does as well
+                backup.write_bytes(manifest_path.read_bytes())
+        os.replace(manifest_tmp, manifest_path)
+        try:
+            os.replace(data_tmp, target)
+        except BaseException:
+            # The new manifest must not describe the previous file: put the previous one back.
+            with contextlib.suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, manifest_path)
+                else:
+                    manifest_path.unlink()
+            raise
+    finally:
+        for leftover in (data_tmp, manifest_tmp, backup):
+            if leftover is not None:
+                with contextlib.suppress(OSError):
+                    leftover.unlink(missing_ok=True)
+    _fsync_dir(target.parent)
+    return sha
 
 
 def _write_frame(frame: pd.DataFrame, fmt: str) -> Callable[[Path], None]:
@@ -380,6 +533,11 @@ def export_segment(
         members = segment_members(store, name, scores)
         priority = pd.concat([priority, pd.Series(i, index=members.difference(priority.index))])
     contacts = store.sql(load_query("segmentation/sql/export_contacts.sql")).set_index("customer_id")
+    # One normal form for consent, de-duplication and the file (values loaded before
+    # the loader normalised them, or written by other means, are normalised here).
+    contacts["email"] = _none_for_missing(
+        _normalized_contact(contacts["email"]).map(lambda e: e.lower() if isinstance(e, str) else e))
+    contacts["phone"] = _normalized_contact(contacts["phone"])
     contacts["group"] = _contact_groups(contacts.reset_index())
     opt_in = contacts["marketing_opt_in"]
     contacts["consent"] = opt_in.eq(True).fillna(False).astype(bool)
@@ -420,22 +578,103 @@ def export_segment(
 
     segment_counts = {n: int((out["segment"] == _neutral_text(n)).sum()) for n in names}
     target.parent.mkdir(parents=True, exist_ok=True)
-    sha = _atomic_write(target, _write_frame(out, format))
+    for leftover in _remove_leftovers(target):
+        log.warning("removed %s, left by an export that was killed", leftover)
+    problem = _pair_problem(target)[0]
+    if problem is not None and (target.exists() or _manifest_path(target).exists()):
+        log.warning("%s; this export replaces both", problem)
     report = ExportReport(
-        path=target, manifest_path=target.with_name(target.name + ".manifest.json"),
+        path=target, manifest_path=_manifest_path(target),
         format=format, segments=names, rows=len(out), members=len(cand),
         suppressed_no_consent=int(no_consent.sum()),
         suppressed_contact_opt_out=int(shared_opt_out.sum()),
         merged_duplicates=int(len(eligible) - len(survivors)),
-        segment_counts=segment_counts, sha256=sha, run_id=run_id, as_of=as_of,
+        segment_counts=segment_counts, sha256="", run_id=run_id, as_of=as_of,
         campaign=campaign, columns=list(out.columns),
     )
-    manifest = _manifest(report, definitions)
-    _atomic_write(report.manifest_path, lambda p: p.write_text(
-        json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"))
+
+    def manifest_for(sha: str) -> dict[str, Any]:
+        report.sha256 = sha
+        return _manifest(report, definitions)
+
+    _write_pair(target, _write_frame(out, format), manifest_for)
     log.info("exported %s rows of %s to %s (%s suppressed, %s merged)", report.rows, names, target,
              report.suppressed_no_consent + report.suppressed_contact_opt_out, report.merged_duplicates)
     return report
+
+
+def _pair_problem(target: Path) -> tuple[str | None, dict[str, Any] | None]:
+    """(what is wrong with the export at ``target`` or None, its manifest if readable)."""
+    manifest_path = _manifest_path(target)
+    has_data, has_manifest = target.is_file(), manifest_path.is_file()
+    if not has_data and not has_manifest:
+        return f"no export at {target} (neither the file nor {manifest_path.name})", None
+    if not has_manifest:
+        return (f"{target} has no manifest ({manifest_path.name}): an interrupted or foreign "
+                "export, which cannot be verified; export it again"), None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"{manifest_path} cannot be read as an export manifest ({type(exc).__name__})", None
+    expected = manifest.get("sha256") if isinstance(manifest, dict) else None
+    if not isinstance(expected, str) or not isinstance(manifest.get("rows"), int):
+        return f"{manifest_path} is not an export manifest (no sha256 or rows)", None
+    if not has_data:
+        return (f"{target} is missing but its manifest {manifest_path.name} exists: the export "
+                "was interrupted; export it again"), manifest
+    if manifest.get("file") not in (None, target.name):
+        return f"{manifest_path} describes {manifest.get('file')!r}, not {target.name!r}", manifest
+    actual = _file_sha256(target)
+    if actual != expected:
+        return (f"{target} does not match its manifest (sha256 {actual[:12]}… on disk, "
+                f"{expected[:12]}… in {manifest_path.name}): the export was interrupted or the "
+                "file was changed; export it again"), manifest
+    rows = _count_rows(target, str(manifest.get("format") or target.suffix.lstrip(".")))
+    if rows != manifest["rows"]:
+        return f"{target} has {rows} rows but its manifest says {manifest['rows']}", manifest
+    return None, manifest
+
+
+def _count_rows(path: Path, fmt: str) -> int | None:
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        return len(pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - any unreadable file is reported as such
+        return None
+
+
+def verify_export(path: str | os.PathLike) -> dict[str, Any]:
+    """Check an export file against its manifest; return the manifest.
+
+    The file must exist, its sha256 and row count must equal the manifest's,
+    and the manifest must name it.
+
+    Raises
+    ------
+    ExportIntegrityError
+        One line saying what is wrong: the file or the manifest missing (an
+        export killed between its two renames, or a file from elsewhere), or the
+        file not matching its manifest.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = (Path(tmp) / "x.csv").write_text("customer_id")
+    ...     verify_export(Path(tmp) / "x.csv")
+    Traceback (most recent call last):
+    ...
+    crm_analytics.exports.ExportIntegrityError: ... has no manifest (x.csv.manifest.json): ...
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"verify_export: path must be a file path. Got {type(path).__name__} instead.")
+    problem, manifest = _pair_problem(Path(path))
+    if problem is not None or manifest is None:
+        raise ExportIntegrityError(problem or f"{path}: no manifest")
+    return manifest
 
 
 def _score_columns(scores: pd.DataFrame, columns: Sequence[str] | None) -> list[str]:

@@ -62,7 +62,8 @@ def active_from(as_of: Any, active_days: int) -> dt.date:
 
 
 def build_labels(
-    store: Any, as_of: Any, *, horizon_days: int = 90, active_days: int = 365
+    store: Any, as_of: Any, *, horizon_days: int = 90, active_days: int = 365,
+    data_through: Any = None,
 ) -> pd.Series:
     """Churn label of every customer active at ``as_of``.
 
@@ -76,6 +77,10 @@ def build_labels(
     active_days : int, default 365
         A customer is active when they bought in the ``active_days`` days ending on
         ``as_of``; only active customers get a label.
+    data_through : date-like, optional
+        The last day the store's data are complete through (a scoring run's
+        ``as_of``, whether or not that day had a transaction): the label window
+        must end on or before it. Default: the day of the last transaction.
 
     Returns
     -------
@@ -85,8 +90,8 @@ def build_labels(
     Raises
     ------
     InputError
-        The label window ends after the last transaction in the store, so the
-        labels could not be observed yet.
+        The label window ends after ``data_through`` (default: the last
+        transaction in the store), so the labels could not be observed yet.
 
     Examples
     --------
@@ -105,7 +110,8 @@ def build_labels(
     active_days = check_positive_int("active_days", active_days, "build_labels")
     as_of = to_date(as_of)
     window_end = label_window_end(as_of, horizon_days)
-    check_label_window_observed(store, window_end, what=f"labels as of {as_of}")
+    check_label_window_observed(store, window_end, what=f"labels as of {as_of}",
+                                data_through=data_through)
     cut = as_of_cutoff(as_of)
     params = {
         "active_from": active_from(as_of, active_days),
@@ -123,12 +129,32 @@ def build_labels(
     return labels
 
 
-def check_label_window_observed(store: Any, window_end: dt.date, *, what: str) -> None:
-    """Raise if the store holds no transaction on or after ``window_end``.
+def check_label_window_observed(
+    store: Any, window_end: dt.date, *, what: str, data_through: Any = None
+) -> None:
+    """Raise if the label window ending on ``window_end`` is not observed yet.
 
-    Without data up to the end of the label window, every customer would look
-    churned; a silent wrong label is worse than a clear error.
+    With ``data_through`` (the day the data are complete through, e.g. a run's
+    ``as_of``), the window must end on or before that day — whether or not the
+    day itself had a transaction. Without it, the store must hold a
+    transaction on or after ``window_end``. Without data up to the end of the
+    label window, every customer would look churned; a silent wrong label is
+    worse than a clear error.
+
+    Examples
+    --------
+    >>> from crm_analytics import Store
+    >>> check_label_window_observed(Store(":memory:"), dt.date(2024, 3, 31), what="labels",
+    ...                             data_through="2024-03-31")
     """
+    if data_through is not None:
+        through = to_date(data_through, "data_through")
+        if window_end > through:
+            raise InputError(
+                f"{what}: the label window ends on {window_end}, after {through}, the last day "
+                "the data are complete through; choose an earlier date or a shorter horizon_days"
+            )
+        return
     span = store.sql(load_query("churn/sql/data_span.sql"))
     last = span["last_transaction"].iloc[0]
     if pd.isna(last):

@@ -131,6 +131,7 @@ def training_set(
     max_examples_per_cutoff: int | None = None,
     random_state: int | None = 0,
     evaluate_at: Any = None,
+    data_through: Any = None,
 ) -> pd.DataFrame:
     """Point-in-time training examples of a store, stacked over ``cutoffs``.
 
@@ -156,6 +157,10 @@ def training_set(
         Seed of that sample.
     evaluate_at : date-like, optional
         The planned evaluation cutoff: every label window must end on or before it.
+    data_through : date-like, optional
+        The last day the data are complete through (a run's ``as_of``); every
+        label window must end on or before it (default: the last transaction,
+        see :func:`~crm_analytics.churn.build_labels`).
 
     Returns
     -------
@@ -208,7 +213,8 @@ def training_set(
             store, cutoff, horizon_days=horizon_days, active_days=active_days,
             clv=use_clv, satisfaction=use_sat, channels=channels, require=require,
         )
-        labels = build_labels(store, cutoff, horizon_days=horizon_days, active_days=active_days)
+        labels = build_labels(store, cutoff, horizon_days=horizon_days, active_days=active_days,
+                              data_through=data_through)
         frame = build.frame
         if not frame.index.equals(labels.index):
             raise AssertionError("features and labels cover different customers")
@@ -396,6 +402,7 @@ class ChurnModel(ClassifierMixin, Estimator):
         *,
         cutoffs: Iterable[Any] | None = None,
         evaluate_at: Any = None,
+        data_through: Any = None,
     ) -> ChurnModel:
         """Fit on a training set, on a plain feature table, or (convenience) on a store.
 
@@ -414,6 +421,10 @@ class ChurnModel(ClassifierMixin, Estimator):
         evaluate_at : date-like, optional
             The planned evaluation cutoff (store only): every label window
             (cutoff + ``horizon_days``) must end on or before it.
+        data_through : date-like, optional
+            The last day the data are complete through (store only; a run's
+            ``as_of``): label windows must end on or before it (default: the
+            last transaction).
 
         Returns
         -------
@@ -432,10 +443,12 @@ class ChurnModel(ClassifierMixin, Estimator):
                 clv=self.clv, satisfaction=self.satisfaction,
                 max_examples_per_cutoff=self.max_examples_per_cutoff,
                 random_state=self.random_state, evaluate_at=evaluate_at,
+                data_through=data_through,
             )
             return self._fit_training(training)
-        if cutoffs is not None or evaluate_at is not None:
-            raise InputError("cutoffs and evaluate_at apply to fit(store, ...), not to a table")
+        if cutoffs is not None or evaluate_at is not None or data_through is not None:
+            raise InputError("cutoffs, evaluate_at and data_through apply to fit(store, ...), "
+                             "not to a table")
         if _is_training_set(X):
             if y is not None:
                 raise InputError(
@@ -744,14 +757,17 @@ class ChurnModel(ClassifierMixin, Estimator):
 
     # -- evaluation --------------------------------------------------------------------------
     @limits_threads
-    def evaluate(self, store: Any, as_of: Any, *, n_repeats: int = 3) -> ChurnEvaluation:
+    def evaluate(self, store: Any, as_of: Any, *, n_repeats: int = 3,
+                 data_through: Any = None) -> ChurnEvaluation:
         """Backtest at ``as_of``: model against the baselines on the active customers.
 
         ``as_of`` must be on or after the end of the last training label window
         (:attr:`label_window_end_`), so no training label overlaps the
         evaluation period. The result holds the permutation importance on this
         evaluation set (``n_repeats`` shuffles per feature). The model is left
-        exactly as it was.
+        exactly as it was. ``data_through`` is the last day the data are
+        complete through (default: the last transaction): the label window of
+        ``as_of`` must end on or before it.
 
         Returns
         -------
@@ -769,7 +785,7 @@ class ChurnModel(ClassifierMixin, Estimator):
         build = self._features(store, as_of)
         self._check_columns(build.frame)
         labels = build_labels(store, as_of, horizon_days=self.horizon_days,
-                              active_days=self.active_days)
+                              active_days=self.active_days, data_through=data_through)
         y = labels.reindex(build.frame.index).to_numpy()
         if len(np.unique(y)) < 2:
             raise InputError(f"evaluate at {as_of}: every active customer has label {y[0]}")

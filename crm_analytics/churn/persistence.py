@@ -4,7 +4,9 @@ A model file is a skops archive (:func:`crm_analytics.core.persistence.write_sko
 holding the fitted scikit-learn objects and a JSON document with everything
 else: the constructor parameters, the feature list and its schema (categories,
 channels, sources), the training cutoffs, the back-test metrics stored with
-the model and the package versions. Loading
+the model, the label-window end of its last training cutoff (the last date
+its training data reach), the id of the store it was trained on (when a
+scoring run trained it) and the package versions. Loading
 (:func:`crm_analytics.core.persistence.read_skops`) checks that the file is a
 skops archive of a sane size holding only types on :data:`TRUSTED_TYPES`
 (nothing else is ever instantiated), that it is a churn model of a format
@@ -149,6 +151,9 @@ def save_model(model: Any, path: str | os.PathLike) -> Path:
         "feature_importance": _frame_json(getattr(model, "feature_importance_", None)),
         "versions": _versions(),
         "saved_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        # The store the model was trained on (set by the scoring run), so a run on
+        # another store refuses it; None for a model fitted outside a run.
+        "store_id": getattr(model, "store_id_", None),
     }
     estimator = copy.copy(model.estimator_)
     # The time-ordered splits are index arrays of every training row: not needed to predict.
@@ -239,6 +244,7 @@ def _build_model(cls: type, path: Path, payload: dict[str, Any], meta: dict[str,
         model.feature_importance_ = importance
     model.saved_versions_ = meta["versions"]
     model.saved_at_ = meta["saved_at"]
+    model.store_id_ = meta.get("store_id")
     return model
 
 
@@ -366,6 +372,10 @@ def _read_meta(path: Path, payload: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise _damaged(path, f"expected an object, found {type(meta).__name__}")
     _check_keys(path, meta, _META_CHECKS, "")
+    # Optional (files written before it was recorded have none): the store's id or null.
+    if not (meta.get("store_id") is None or isinstance(meta["store_id"], str)):
+        raise _damaged(path, f"'store_id' should be a string or null; found "
+                             f"{type(meta['store_id']).__name__}")
     _check_keys(path, meta["state"], _STATE_CHECKS, "state.")
     return meta
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import math
 import os
@@ -59,6 +60,8 @@ h1{font-size:22px;margin:4px 0 2px}
 .card{background:#fff;border-radius:8px;padding:12px;box-shadow:0 1px 2px rgba(0,0,0,.08);overflow:auto}
 .card h2{font-size:15px;margin:2px 4px 8px}
 .note{color:#616e7c;font-size:13px;padding:8px}
+.skipped{background:#fffbea;border-left:4px solid #f0b429;border-radius:8px;padding:10px 14px;
+margin-bottom:18px;font-size:13px}.skipped ul{margin:4px 0 0;padding-left:18px}
 table.data{border-collapse:collapse;font-size:13px;width:100%}
 table.data th,table.data td{border-bottom:1px solid #e4e7eb;padding:5px 8px;text-align:left}
 table.data th{background:#f5f7fa;position:sticky;top:0}
@@ -312,7 +315,34 @@ def fig_sla_trend(results: dict[str, pd.DataFrame]) -> go.Figure | None:
 
 
 # -- pages -------------------------------------------------------------------------------------
-def _overview(scores: pd.DataFrame, results: dict[str, pd.DataFrame], previous: pd.DataFrame | None) -> str:
+def run_skipped(run: dict[str, Any]) -> dict[str, str]:
+    """What a run skipped and why (``metrics["skipped"]`` of its ``runs`` row); {} if nothing.
+
+    Examples
+    --------
+    >>> run_skipped({"metrics": '{"skipped": {"churn": "no transactions"}}'})
+    {'churn': 'no transactions'}
+    """
+    metrics = run.get("metrics")
+    if isinstance(metrics, str):
+        try:
+            metrics = json.loads(metrics)
+        except ValueError:
+            return {}
+    skipped = metrics.get("skipped") if isinstance(metrics, dict) else None
+    return {str(k): str(v) for k, v in skipped.items()} if isinstance(skipped, dict) else {}
+
+
+def _skipped_html(skipped: dict[str, str]) -> str:
+    if not skipped:
+        return ""
+    items = "".join(f"<li><b>{_esc(what)}</b>: {_esc(why)}</li>" for what, why in skipped.items())
+    return (f'<div class="skipped" id="skipped"><b>Not computed in this run</b> (the data do not '
+            f"support it yet; everything else is scored)<ul>{items}</ul></div>")
+
+
+def _overview(scores: pd.DataFrame, results: dict[str, pd.DataFrame], previous: pd.DataFrame | None,
+              skipped: dict[str, str] | None = None) -> str:
     ov = results.get("overview")
     row = ov.iloc[0].to_dict() if ov is not None and not ov.empty else {}
     prev = previous.iloc[0].to_dict() if previous is not None and not previous.empty else {}
@@ -349,7 +379,8 @@ def _overview(scores: pd.DataFrame, results: dict[str, pd.DataFrame], previous: 
                        missing="not scored (inactive)"), "risk-band")),
         card("Revenue-potential codes", figure_html(fig_potential_codes(scores), "potential-codes")),
     ]
-    return f'<div class="kpis">{"".join(cards)}</div><div class="grid">{"".join(charts)}</div>'
+    return (f'{_skipped_html(skipped or {})}<div class="kpis">{"".join(cards)}</div>'
+            f'<div class="grid">{"".join(charts)}</div>')
 
 
 def _segments(scores: pd.DataFrame, results: dict[str, pd.DataFrame]) -> str:
@@ -419,7 +450,7 @@ def build_pages(
 ) -> dict[str, str]:
     """HTML of every page, by file name."""
     bodies = {
-        "index.html": _overview(scores, results, previous_overview),
+        "index.html": _overview(scores, results, previous_overview, run_skipped(run)),
         "segments.html": _segments(scores, results),
         "value.html": _value(scores),
         "churn.html": _churn(scores, results),

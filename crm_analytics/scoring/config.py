@@ -55,7 +55,11 @@ class RunConfig:
     churn_training_months : int
         Number of monthly training cutoffs (ending ``churn_horizon_days`` before as_of).
     model_dir : str
-        Folder of the saved churn model. Empty: ``models/`` beside the store file.
+        Folder of the saved churn model. Empty: ``models/<store_id>/`` beside the
+        store file (``store_id``: a random id the store records once in
+        ``store_meta``), or a temporary folder of its own for a ``:memory:``
+        store. A model file names the store it was trained on; a run on another
+        store refits instead of using it.
     model_max_age_days : int
         A saved model older than this is refit automatically.
     retrain : bool
@@ -66,6 +70,10 @@ class RunConfig:
         Size band thresholds: a business customer is large from either on.
     min_n : int
         Smallest survey sample shown as a number (NPS, CSAT, satisfaction index).
+    nps_item : str
+        Survey item (``survey_responses.item``) of the 0-10 recommendation question.
+    csat_item : str
+        Survey item of the CSAT question.
     keep_runs : int
         Successful runs whose customer scores are kept (older ones are pruned).
     dashboard_dir : str
@@ -100,6 +108,8 @@ class RunConfig:
     large_employees: float = DEFAULT_THRESHOLDS.large_employees
     large_revenue: float = DEFAULT_THRESHOLDS.large_revenue
     min_n: int = 30
+    nps_item: str = "nps"
+    csat_item: str = "csat"
     keep_runs: int = 30
     dashboard_dir: str = ""
     busy_timeout: float = 300.0
@@ -268,6 +278,7 @@ def load_config(
             values[key] = value
     kinds = {"as_of": "str", "model_dir": "str", "memory_limit": "str", "dashboard_dir": "str",
              "needs_segments": "str", "purchase_model": "str", "steps": "list", "retrain": "bool",
+             "nps_item": "str", "csat_item": "str",
              "large_employees": "float", "large_revenue": "float", "busy_timeout": "float"}
     out = {}
     for key, value in values.items():
@@ -304,7 +315,8 @@ def validate_config(c: RunConfig) -> None:
 
     The ranges are :data:`INT_RANGES`, :data:`FLOAT_RANGES`, :data:`POSITIVE_FLOATS`,
     :data:`NEEDS_SEGMENTS_RANGE` and :data:`MIN_MEMORY_BYTES`; ``as_of`` is empty or
-    YYYY-MM-DD; ``model_dir`` and ``dashboard_dir`` must not name a file.
+    YYYY-MM-DD; ``model_dir`` and ``dashboard_dir`` must not name a file;
+    ``nps_item`` and ``csat_item`` are non-empty text.
 
     Examples
     --------
@@ -352,6 +364,10 @@ def validate_config(c: RunConfig) -> None:
         if size is None or size < MIN_MEMORY_BYTES:
             raise _bad("memory_limit", c.memory_limit,
                        "empty (the default) or a size of at least 64MB such as '512MB' or '2GB'")
+    for name in ("nps_item", "csat_item"):
+        value = getattr(c, name)
+        if not isinstance(value, str) or not value.strip():
+            raise _bad(name, value, "the name of a survey item, such as 'nps'")
     _check_folder("model_dir", c.model_dir)
     _check_folder("dashboard_dir", c.dashboard_dir)
     unknown = [s for s in c.steps if s not in STEP_NAMES]
@@ -370,13 +386,15 @@ purchase_model = "bgnbd"      # bgnbd | pareto_nbd | mbgnbd
 churn_horizon_days = 90
 churn_active_days = 365
 churn_training_months = 12
-model_dir = ""                # empty: models/ beside the store file
+model_dir = ""                # empty: models/<store_id>/ beside the store file
 model_max_age_days = 30
 retrain = false
 needs_segments = "auto"
 large_employees = 250
 large_revenue = 50000000
 min_n = 30
+nps_item = "nps"              # survey item of the 0-10 recommendation question
+csat_item = "csat"            # survey item of the CSAT question
 keep_runs = 30
 dashboard_dir = ""            # set to publish dashboards after every run
 busy_timeout = 300

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,8 @@ import pandas as pd
 
 from crm_analytics.scoring.config import RunConfig
 from crm_analytics.store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,6 +28,9 @@ class RunContext:
     results: dict[str, pd.DataFrame] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: What the run skipped because the data cannot support it: a step
+    #: (``"churn"``) or part of one (``"satisfaction.nps"``) -> the reason.
+    skipped: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
     on_commit: list[Callable[[Store], None]] = field(default_factory=list)
 
@@ -46,4 +52,11 @@ class RunContext:
             frame = frame.drop(columns=dupes)
         self.scores = self.scores.join(frame, how="left")
 
+    def skip(self, what: str, reason: str) -> None:
+        """Record that a step (``"clv"``) or part of one (``"segments.needs"``) was skipped.
 
+        For known data conditions only (too little history, no tickets, ...);
+        a bug must still fail the run.
+        """
+        self.skipped[what] = reason
+        log.warning("%s skipped: %s", what, reason)

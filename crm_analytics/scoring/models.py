@@ -1,11 +1,25 @@
 """Where a run finds its churn model: reuse a fresh saved one, or train and back-test.
 
-The model file lives in ``config.model_dir`` (default ``models/`` beside the
-store). It is never a pickle: the churn module saves it in a format that does
-not execute code on load. A model older than ``model_max_age_days``, one whose
-features no longer match, or ``retrain=True`` triggers a refit. A new model is
-written to its final place only when the run commits, so a failed run leaves
-the previous model in place.
+Models belong to their store. Every store gets a random ``store_id``, recorded
+once in its ``store_meta`` table (in the run's final write transaction); the
+model file lives in ``config.model_dir`` (default ``models/<store_id>/`` beside
+the store file, or a temporary folder of its own for a ``:memory:`` store) and
+records that id: a model of another store is refused (refit). It is never a
+pickle: the churn module saves it in a format that does not execute code on
+load, and a damaged file is refit with a note, never a failed run.
+
+A model older than ``model_max_age_days``, one whose horizon or activity
+window no longer match, or ``retrain=True`` triggers a refit; so does a model
+whose training data reach beyond the run's ``as_of`` (a backfill must not use
+the future). A new model is written to its final place only when the run
+commits, so a failed run leaves the previous model in place, and a backfill's
+model never replaces a cached model trained on later data.
+
+The run's ``as_of`` means *data complete through that day*: the back-test is
+evaluated at ``as_of - churn_horizon_days`` (its label window ends on
+``as_of``) after training on the monthly cutoffs before it, and the deployed
+model is trained on the latest cutoffs whose label windows end by ``as_of``.
+Too little history for that is a skip with its reason, not a failure.
 """
 
 from __future__ import annotations
@@ -14,6 +28,8 @@ import datetime as dt
 import json
 import logging
 import os
+import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +42,54 @@ from crm_analytics.scoring.context import RunContext
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "churn_model.skops"
+_STORE_ID_SQL = "SELECT min(value) AS store_id FROM store_meta WHERE key = 'store_id'"
+
+
+def read_store_id(store: Any) -> str | None:
+    """The id recorded in the store's ``store_meta`` (None: none yet)."""
+    if "store_meta" not in store.tables():
+        return None
+    value = store.sql(_STORE_ID_SQL)["store_id"].iloc[0]
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def record_store_id(writer: Any, store_id: str) -> None:
+    """Record ``store_id`` in ``store_meta`` unless the store has one (a write store)."""
+    writer.execute("CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR, value VARCHAR)")
+    writer.execute(
+        "INSERT INTO store_meta SELECT 'store_id', ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM store_meta WHERE key = 'store_id')",
+        [store_id],
+    )
+
+
+def store_id(ctx: RunContext) -> str:
+    """The run's store id: the recorded one, or a new one recorded when the run commits."""
+    known = ctx.artifacts.get("store_id")
+    if known:
+        return str(known)
+    value = read_store_id(ctx.store)
+    if value is None:
+        value = uuid.uuid4().hex
+        new = value
+        ctx.on_commit.append(lambda writer: record_store_id(writer, new))
+    ctx.artifacts["store_id"] = value
+    return value
 
 
 def model_dir(ctx: RunContext) -> Path:
-    """The folder of saved models for this run's store."""
+    """The folder of saved models for this run's store.
+
+    ``config.model_dir`` if set; else ``models/<store_id>/`` beside the store
+    file, or ``<temp dir>/crm_analytics_models/<store_id>/`` for a ``:memory:``
+    store (its own folder: the id is random per store).
+    """
     if ctx.config.model_dir:
         return Path(ctx.config.model_dir)
-    if ctx.store.path == ":memory:":
-        return Path(os.environ.get("TMPDIR", "/tmp")) / "crm_analytics_models"
-    return Path(ctx.store.path).resolve().parent / "models"
+    sid = store_id(ctx)
+    if str(ctx.store.path) == ":memory:":
+        return Path(tempfile.gettempdir()) / "crm_analytics_models" / sid
+    return Path(ctx.store.path).resolve().parent / "models" / sid
 
 
 def _last_cutoffs(evaluate_at: dt.date, horizon: int, months: int) -> list[dt.date]:
@@ -43,46 +98,148 @@ def _last_cutoffs(evaluate_at: dt.date, horizon: int, months: int) -> list[dt.da
     return churn.training_cutoffs(start, evaluate_at, horizon_days=horizon)[-months:]
 
 
+def _why_not_reuse(model: Any, ctx: RunContext, path: Path) -> str | None:
+    """Why a saved model of this store cannot score this run (None: it can)."""
+    cfg = ctx.config
+    age = (dt.datetime.now(dt.UTC).replace(tzinfo=None) - _trained_at(model)).days
+    if age > cfg.model_max_age_days:
+        return f"churn model {path} is {age} days old; refit"
+    if getattr(model, "horizon_days", None) != cfg.churn_horizon_days:
+        return (f"churn model {path} has horizon_days {getattr(model, 'horizon_days', None)}, "
+                f"the run {cfg.churn_horizon_days}; refit")
+    if getattr(model, "active_days", None) != cfg.churn_active_days:
+        return (f"churn model {path} has active_days {getattr(model, 'active_days', None)}, "
+                f"the run {cfg.churn_active_days}; refit")
+    end = getattr(model, "label_window_end_", None)
+    if end is None or end > ctx.as_of:
+        return (f"churn model {path} was trained on data through {end}, after as_of "
+                f"{ctx.as_of}; refit as of {ctx.as_of} (a backfill must not use later data)")
+    return None
+
+
+def _reuse(ctx: RunContext, model: Any, path: Path) -> Any:
+    age = (dt.datetime.now(dt.UTC).replace(tzinfo=None) - _trained_at(model)).days
+    ctx.metrics["churn_model"] = {
+        "source": str(path), "age_days": age, "retrained": False,
+        "training_cutoffs": [str(c) for c in model.cutoffs_],
+        "label_window_end": str(model.label_window_end_), "store_id": store_id(ctx),
+    }
+    # The back-test saved with the model describes the model in use.
+    backtest = getattr(model, "metrics_", None)
+    if isinstance(backtest, pd.DataFrame):
+        ctx.results["churn_evaluation"] = backtest
+        ctx.metrics["churn_backtest"] = _evaluation_metrics(backtest)
+    importance = getattr(model, "feature_importance_", None)
+    if isinstance(importance, pd.DataFrame):
+        ctx.results["churn_feature_importance"] = importance
+    return model
+
+
+def _cached(ctx: RunContext, path: Path) -> Any | None:
+    """The model saved at ``path`` if it is a readable model of this store, else None (noted)."""
+    if not path.exists():
+        return None
+    try:
+        model = churn.ChurnModel.load(path)
+    except ModelFileError as exc:
+        ctx.notes.append(f"warning: saved churn model not usable ({exc}); refit")
+        log.warning("saved churn model not usable (%s); refit", exc)
+        return None
+    owner = getattr(model, "store_id_", None)
+    if owner != store_id(ctx):
+        whose = f"another store ({owner})" if owner else "no recorded store"
+        ctx.notes.append(f"churn model {path} belongs to {whose}, not this one "
+                         f"({store_id(ctx)}); refit")
+        return None
+    return model
+
+
+def _labels(ctx: RunContext, cutoffs: list[dt.date]) -> dict[dt.date, pd.Series]:
+    """Churn labels (customers active at each cutoff) with the run's horizon and activity window."""
+    cfg = ctx.config
+    return {c: churn.build_labels(ctx.store, c, horizon_days=cfg.churn_horizon_days,
+                                  active_days=cfg.churn_active_days, data_through=ctx.as_of)
+            for c in cutoffs}
+
+
+def _classes(labels: pd.Series) -> str:
+    if labels.empty:
+        return "no active customers"
+    return f"only {'churned' if int(labels.iloc[0]) == 1 else 'retained'} customers"
+
+
+def _fit_problem(labels: dict[dt.date, pd.Series], cutoffs: list[dt.date], calibration: int,
+                 what: str) -> str | None:
+    """Why the churn model cannot be fitted on ``cutoffs`` (None: it can).
+
+    Needs two cutoffs or more, and both classes (churned and retained) in the
+    examples every forward-chained calibration split trains on.
+    """
+    if len(cutoffs) < 2:
+        return None  # the caller words this one
+    n_cal = min(calibration, len(cutoffs) - 1)
+    for k in range(len(cutoffs) - n_cal, len(cutoffs)):
+        before = pd.concat([labels[c] for c in cutoffs[:k]])
+        if before.nunique() < 2:
+            return (f"the {what} cutoffs up to {cutoffs[k - 1]} have {_classes(before)}; "
+                    "too little history to train the churn model")
+    return None
+
+
 def churn_model_for_run(ctx: RunContext) -> Any | None:
-    """Return a churn model valid for ``ctx.as_of``: the saved one if fresh, else a new one."""
+    """Return a churn model valid for ``ctx.as_of``: the saved one if fresh, else a new one.
+
+    None when the data cannot support a model: the reason is in ``ctx.skipped["churn"]``.
+    """
     cfg = ctx.config
     horizon = cfg.churn_horizon_days
+    sid = store_id(ctx)
     folder = model_dir(ctx)
     path = folder / MODEL_FILE
-    if path.exists() and not cfg.retrain:
-        try:
-            model = churn.ChurnModel.load(path)
-            age = (dt.datetime.now(dt.UTC).replace(tzinfo=None) - _trained_at(model)).days
-            if age <= cfg.model_max_age_days and getattr(model, "horizon_days", horizon) == horizon:
-                ctx.metrics["churn_model"] = {"source": str(path), "age_days": age, "retrained": False}
-                # The back-test saved with the model describes the model in use.
-                backtest = getattr(model, "metrics_", None)
-                if isinstance(backtest, pd.DataFrame):
-                    ctx.results["churn_evaluation"] = backtest
-                    ctx.metrics["churn_backtest"] = _evaluation_metrics(backtest)
-                importance = getattr(model, "feature_importance_", None)
-                if isinstance(importance, pd.DataFrame):
-                    ctx.results["churn_feature_importance"] = importance
-                return model
-            ctx.notes.append(f"churn model {path} is {age} days old; refit")
-        except ModelFileError as exc:
-            ctx.notes.append(f"saved churn model not usable ({exc}); refit")
+    cached = _cached(ctx, path)
+    if cached is not None:
+        why = _why_not_reuse(cached, ctx, path)
+        if why is None and not cfg.retrain:
+            return _reuse(ctx, cached, path)
+        if why is not None:
+            ctx.notes.append(why)
     months = cfg.churn_training_months
-    deploy_cutoffs = _last_cutoffs(ctx.as_of, horizon, months)
-    # The back-test evaluates one horizon earlier, where the labels are known.
+    # The back-test evaluates one horizon earlier: its label window ends on as_of.
     backtest_at = (pd.Timestamp(ctx.as_of) - pd.Timedelta(days=horizon)).date()
-    backtest_cutoffs = _last_cutoffs(backtest_at, horizon, months)
-    if len(backtest_cutoffs) < 2:
-        ctx.notes.append("churn skipped: less than two months of history before the back-test cutoff")
-        return None
+    candidates = sorted(set(_last_cutoffs(backtest_at, horizon, months))
+                        | set(_last_cutoffs(ctx.as_of, horizon, months)) | {backtest_at})
+    labels = _labels(ctx, candidates)
+    # Cutoffs before the store's history begins have nobody to learn from.
+    backtest_cutoffs = [c for c in _last_cutoffs(backtest_at, horizon, months) if len(labels[c])]
+    deploy_cutoffs = [c for c in _last_cutoffs(ctx.as_of, horizon, months) if len(labels[c])]
     params = {"horizon_days": horizon, "active_days": cfg.churn_active_days,
               "random_state": cfg.seed}
+    calibration = churn.ChurnModel(**params).calibration_cutoffs
+    if months < 2:
+        ctx.skip("churn", f"churn_training_months is {months}; the churn model needs at least "
+                          "two monthly training cutoffs")
+        return None
+    if len(backtest_cutoffs) < 2:
+        ctx.skip("churn", f"less than two months of purchase history before the back-test cutoff "
+                          f"{backtest_at} (as_of - {horizon} days): "
+                          f"{len(backtest_cutoffs)} usable monthly cutoff(s)")
+        return None
+    problem = (_fit_problem(labels, backtest_cutoffs, calibration, "back-test training")
+               or _fit_problem(labels, deploy_cutoffs, calibration, "training"))
+    if problem is None and labels[backtest_at].nunique() < 2:
+        problem = (f"the back-test cutoff {backtest_at} has {_classes(labels[backtest_at])}; "
+                   "the back-test cannot be scored")
+    if problem is not None:
+        ctx.skip("churn", problem)
+        return None
     # Honest metrics: the same procedure, trained one horizon earlier and
-    # evaluated on the latest cutoff whose labels are known.
+    # evaluated on the latest cutoff whose labels are known (by as_of).
     backtest = churn.ChurnModel(**params).fit(ctx.store, cutoffs=backtest_cutoffs,
-                                              evaluate_at=backtest_at)
-    evaluation = backtest.evaluate(ctx.store, backtest_at)
-    model = churn.ChurnModel(**params).fit(ctx.store, cutoffs=deploy_cutoffs, evaluate_at=ctx.as_of)
+                                              evaluate_at=backtest_at, data_through=ctx.as_of)
+    evaluation = backtest.evaluate(ctx.store, backtest_at, data_through=ctx.as_of)
+    model = churn.ChurnModel(**params).fit(ctx.store, cutoffs=deploy_cutoffs,
+                                           evaluate_at=ctx.as_of, data_through=ctx.as_of)
+    model.store_id_ = sid
     # The deployed model carries the back-test of its procedure as its metrics
     # (evaluate leaves models unchanged: the run stores the result on the model
     # it saves, so a reused model reports the same back-test).
@@ -92,14 +249,21 @@ def churn_model_for_run(ctx: RunContext) -> Any | None:
     table = _evaluation_table(evaluation)
     ctx.results["churn_evaluation"] = table
     ctx.metrics["churn_backtest"] = _evaluation_metrics(table)
+    # A backfill's model never replaces a cached model trained on later data.
+    newer = cached is not None and cached.label_window_end_ > model.label_window_end_
     ctx.metrics["churn_model"] = {
         "source": str(path), "retrained": True, "backtest_at": str(backtest_at),
         "training_cutoffs": [str(c) for c in deploy_cutoffs],
+        "label_window_end": str(model.label_window_end_), "store_id": sid, "saved": not newer,
     }
+    if newer:
+        ctx.notes.append(f"churn model trained as of {ctx.as_of} not saved: {path} holds one "
+                         f"trained on data through {cached.label_window_end_}")
+        return model
     tmp = folder / f".{MODEL_FILE}.{ctx.run_id}.tmp"
 
     def publish(_writer: Any) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         model.save(tmp)
         os.replace(tmp, path)
 

@@ -29,7 +29,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,9 @@ class RunResult:
     metrics: dict[str, Any]
     notes: list[str]
     dashboard_dir: str | None = None
+    #: Steps (``"churn"``) or parts of steps (``"satisfaction.service"``) the data
+    #: could not support, with the reason.
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         steps = ", ".join(f"{k} {v:.1f}s" for k, v in self.step_seconds.items())
@@ -75,6 +78,7 @@ class RunResult:
             f"RunResult(run_id={self.run_id!r}, as_of={self.as_of}, status={self.status})",
             f"  {self.customers:,} customers scored in {self.seconds:.1f} s ({steps})",
         ]
+        lines += [f"  skipped {what}: {why}" for what, why in self.skipped.items()]
         lines += [f"  note: {n}" for n in self.notes]
         if self.dashboard_dir:
             lines.append(f"  dashboards: {self.dashboard_dir}")
@@ -220,9 +224,10 @@ def ensure_result_tables(store: Store) -> None:
 
 
 def _write_run(writer: Store, ctx: RunContext, record: dict[str, Any]) -> None:
+    """Write the run's row, scores and results in one transaction (raises: nothing written)."""
     unknown = _unregistered(ctx.scores)
     if unknown:
-        # A bug in a step, not in the data: record the failed run and refuse the scores.
+        # A bug in a step, not in the data: refuse the scores (run_batch records the failure).
         ran = ", ".join(json.loads(record.get("step_seconds") or "{}")) or "?"
         shown = ", ".join(repr(c) for c in unknown)
         message = (
@@ -230,9 +235,7 @@ def _write_run(writer: Store, ctx: RunContext, record: dict[str, Any]) -> None:
             f"which {'are' if len(unknown) > 1 else 'is'} not in {_REGISTRY_FILE}; this is a bug: "
             "declare the column there (name, type, step, description, label) or stop producing it"
         )
-        record.update(status="failed", finished_at=_now(), message=f"RunError: {message}"[:2000])
-        _write_failure(writer, record)
-        raise RunError(f"run {ctx.run_id} failed: {message}")
+        raise RunError(message)
     scores = _normalise_scores(ctx.scores).rename_axis("customer_id").reset_index()
     scores.insert(0, "run_id", ctx.run_id)
     # Every name here is a registry column or the key (checked above), never user input.
@@ -341,10 +344,22 @@ def run_batch(
     Raises
     ------
     InputError
-        Bad configuration or no data (nothing written).
+        Bad configuration, an as_of in the future, or a store without any
+        customer (nothing written).
     RunError
-        A step failed; a ``runs`` row with status ``failed`` records why and the
+        The run failed after it started: a step failed (whatever the error,
+        an InputError raised inside a step included), the run scored nobody
+        (no customer exists as of the date), or its results could not be
+        written. A ``runs`` row with status ``failed`` records why and the
         previous results stay the latest.
+
+    Notes
+    -----
+    A step the data cannot support (too little history for the churn model,
+    no transactions, no tickets, no survey answers, too few customers for the
+    CLV model or the needs segments) is skipped, or partly run, with its reason
+    in ``RunResult.skipped``, the ``runs`` row (``metrics["skipped"]`` and the
+    message) and the overview dashboard; everything else is still scored.
 
     Examples
     --------
@@ -387,6 +402,7 @@ def run_batch(
         day = resolve_as_of(store, cfg.as_of)
         if day > dt.date.today():
             raise InputError(f"as_of {day} is in the future")
+        _check_has_customers(store)
         ctx = RunContext(store=store, config=cfg, run_id=run_id, as_of=day)
         ctx.metrics["threads"] = threads
         steps = run_steps(cfg.steps)
@@ -401,45 +417,51 @@ def run_batch(
                 if bar is not None:
                     bar.set_postfix_str(name)
                     bar.update(1)
+            if ctx.scores.empty:
+                raise RunError(f"no customers as of {day}: the run scored nobody")
             ctx.results["overview"] = summarise(ctx)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except InputError:
-            raise
-        except Exception as exc:  # a failed step fails the run, recorded below
+        except Exception as exc:  # a failed step fails the run (InputError too), recorded below
             failure = exc
         finally:
             if bar is not None:
                 bar.close()
+    metrics = {k: v for k, v in ctx.metrics.items() if k != "input_rows"}
+    if ctx.skipped:
+        metrics["skipped"] = dict(ctx.skipped)
     record = {
         "run_id": run_id, "as_of": day, "started_at": started,
         "config": _json(cfg.to_dict()), "versions": _json(_package_versions()),
         "input_rows": _json(ctx.metrics.get("input_rows", {})),
-        "metrics": _json({k: v for k, v in ctx.metrics.items() if k != "input_rows"}),
+        "metrics": _json(metrics),
         "step_seconds": _json(step_seconds), "customers": len(ctx.scores),
     }
     try:
         with _writer_for(store, cfg.busy_timeout) as writer:
+            if failure is None:
+                record.update(status="succeeded", finished_at=_now(), message=_message(ctx))
+                try:
+                    _write_run(writer, ctx, record)
+                except (KeyboardInterrupt, SystemExit, StoreBusyError):
+                    raise
+                except Exception as exc:  # nothing was written (rolled back): record why
+                    failure = exc
             if failure is not None:
                 record.update(status="failed", finished_at=_now(),
                               message=f"{type(failure).__name__}: {failure}"[:2000])
                 _write_failure(writer, record)
-            else:
-                record.update(status="succeeded", finished_at=_now(), message="; ".join(ctx.notes))
-                _write_run(writer, ctx, record)
-    except StoreBusyError:
-        raise
     finally:
         if own_store:
             store.close()
     if failure is not None:
-        log.error("run %s failed in a step: %s: %s", run_id, type(failure).__name__, failure)
+        log.error("run %s failed: %s: %s", run_id, type(failure).__name__, failure)
         log.debug("traceback of run %s", run_id, exc_info=failure)
         raise RunError(f"run {run_id} failed: {type(failure).__name__}: {failure}") from failure
     result = RunResult(
         run_id=run_id, as_of=day, status="succeeded", customers=len(ctx.scores),
         seconds=round(time.perf_counter() - t0, 3), step_seconds=step_seconds,
-        metrics=ctx.metrics, notes=ctx.notes,
+        metrics=ctx.metrics, notes=ctx.notes, skipped=dict(ctx.skipped),
     )
     if cfg.dashboard_dir:
         # Published after the commit, from the committed tables: a failure here
@@ -459,6 +481,19 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def _message(ctx: RunContext) -> str:
+    """The message of a successful run: what it skipped and why, then its notes."""
+    parts = [f"{what} skipped: {why}" for what, why in ctx.skipped.items()] + list(ctx.notes)
+    return "; ".join(parts)[:2000]
+
+
+def _check_has_customers(store: Store) -> None:
+    """Refuse a store without any customer before a run starts: there is nothing to score."""
+    if "customers" not in store.tables() or int(
+            store.sql("SELECT count(*) AS n FROM customers")["n"].iloc[0]) == 0:
+        raise InputError(f"no customers in {store.path}; load data first")
+
+
 __all__ = ["RunContext", "RunResult", "run_batch", "train_churn_model"]
 
 
@@ -468,21 +503,39 @@ def train_churn_model(
 ) -> str:
     """Refit the churn model as of a date and save it where runs look for it.
 
-    Returns a one-line description of what was saved. No run is written.
+    Returns a one-line description of what was saved. No run is written (a
+    store without an id gets one recorded in ``store_meta``, so its runs find
+    the model).
+
+    Raises
+    ------
+    RunError
+        The store's history cannot support a churn model (the reason is given).
     """
     cfg = config if isinstance(config, RunConfig) else (
         load_config(overrides=config) if isinstance(config, dict) else load_config(config))
-    cfg.retrain = True
+    cfg = dataclasses.replace(cfg, retrain=True)
     if as_of is not None:
-        cfg.as_of = str(as_of)
+        cfg.as_of = to_date(as_of).isoformat()
+    validate_config(cfg)
     with reading(store) as s:
         day = resolve_as_of(s, cfg.as_of)
         ctx = RunContext(store=s, config=cfg, run_id="train-" + uuid.uuid4().hex[:6], as_of=day)
         model = churn_model_for_run(ctx)
+        path = s.path
     if model is None:
-        raise RunError("; ".join(ctx.notes) or "not enough history to train the churn model")
-    for hook in ctx.on_commit:
-        hook(None)
+        raise RunError(ctx.skipped.get("churn") or "; ".join(ctx.notes)
+                       or "not enough history to train the churn model")
+    if ctx.on_commit:
+        target = store if isinstance(store, Store) else Store(Path(os.fspath(path)),
+                                                              busy_timeout=cfg.busy_timeout)
+        try:
+            with _writer_for(target, cfg.busy_timeout) as writer, writer.transaction():
+                for hook in ctx.on_commit:
+                    hook(writer)
+        finally:
+            if target is not store:
+                target.close()
     info = ctx.metrics.get("churn_model", {})
     cutoffs = info.get("training_cutoffs")
     return f"churn model trained as of {day} on cutoffs {cutoffs} -> {info.get('source')}"

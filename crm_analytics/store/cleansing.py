@@ -9,8 +9,11 @@ as date formats are bound parameters.
 from __future__ import annotations
 
 import csv
+import sys
+import unicodedata
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from crm_analytics.store.schema import FALSE_TOKENS, NULL_TOKENS, TRUE_TOKENS, Column
 
@@ -64,13 +67,66 @@ def clean_text(expr: str) -> str:
     )
 
 
+# Exact numeric parsing: text goes straight to DECIMAL / BIGINT, never via DOUBLE
+# (a DOUBLE holds 15-17 significant digits: 9999999999999.9999 would become
+# 10000000000000 and 9007199254740993 would become 9007199254740992).
+MONEY_MAX = "99999999999999.9999"
+INT_MAX = str(2**63 - 1)
+INT_MIN = str(-(2**63))
+# A plain whole number; with a zero fraction ('3.0', '3.'); in exponent notation.
+_INT_PLAIN = r"[+-]?[0-9]+"
+_INT_ZERO_FRACTION = r"[+-]?[0-9]+\.0*"
+_NUMBER_EXPONENT = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+"
+
+
+def money_expr(clean: str) -> str:
+    """Amount text -> DECIMAL(18, 4), exactly; NULL when it is not an amount.
+
+    DuckDB parses the text itself as a decimal (no detour through DOUBLE), so
+    every amount with at most 4 decimals is stored exactly. More decimals are
+    rounded to 4, halves away from zero (``0.00005`` -> ``0.0001``,
+    ``-2.00005`` -> ``-2.0001``). Exponent notation (``1.5e3``) is read too.
+    Beyond DECIMAL(18, 4)'s range (|amount| > 99,999,999,999,999.9999),
+    ``inf`` and ``nan`` give NULL: the row is rejected as ``bad_number``.
+    """
+    return f"TRY_CAST({clean} AS DECIMAL(18, 4))"
+
+
+def int_expr(clean: str) -> str:
+    """Whole-number text -> BIGINT, exactly; NULL when it is not a whole number in range.
+
+    ``'42'`` and ``'-7'`` are cast directly (exact over the whole BIGINT range,
+    no detour through DOUBLE); ``'3.0'`` / ``'3.'`` (a zero fraction) are read as 3;
+    exponent notation (``'1e3'``) is read exactly through DECIMAL(38, 18) and must
+    be whole. ``'1.5'``, hex, text and anything outside -2^63 .. 2^63-1 give
+    NULL: the row is rejected as ``bad_integer``. The rare exponent branch is the
+    only slow one; plain integers cost one regular-expression test and a cast.
+    """
+    d = f"TRY_CAST({clean} AS DECIMAL(38, 18))"
+    return (
+        f"CASE WHEN regexp_full_match({clean}, {lit(_INT_PLAIN)}) THEN TRY_CAST({clean} AS BIGINT) "
+        f"WHEN regexp_full_match({clean}, {lit(_INT_ZERO_FRACTION)}) "
+        f"THEN TRY_CAST(split_part({clean}, '.', 1) AS BIGINT) "
+        f"WHEN regexp_full_match({clean}, {lit(_NUMBER_EXPONENT)}) AND {d} = trunc({d}) "
+        f"THEN TRY_CAST({d} AS BIGINT) END"
+    )
+
+
+def _whole_out_of_range(raw: str) -> str:
+    """SQL condition: ``raw`` reads as a whole number but lies outside BIGINT's range."""
+    d = f"TRY_CAST({raw} AS DOUBLE)"
+    return f"(isfinite({d}) AND {d} = trunc({d}) AND abs({d}) >= 9.2e18)"
+
+
 def typed(column: Column, clean: str) -> str:
     """Expression converting the cleaned text ``clean`` to the column's type (NULL if invalid)."""
     kind = column.kind
-    if kind in ("id", "text", "phone"):
+    if kind in ("id", "text"):
         return clean
+    if kind == "phone":
+        return contact_sql(clean)
     if kind == "email":
-        return f"lower({clean})"
+        return f"lower({contact_sql(clean)})"
     if kind == "country":
         return (
             f"coalesce((SELECT k.alpha2 FROM _crm_countries k WHERE k.key = upper({clean})), "
@@ -85,12 +141,9 @@ def typed(column: Column, clean: str) -> str:
     if kind == "number":
         return f"CASE WHEN isfinite(TRY_CAST({clean} AS DOUBLE)) THEN TRY_CAST({clean} AS DOUBLE) END"
     if kind == "money":
-        # Rounded to 4 decimals; beyond DECIMAL(18, 4)'s range it is not a usable amount.
-        d = f"TRY_CAST({clean} AS DOUBLE)"
-        return f"CASE WHEN isfinite({d}) THEN TRY_CAST({d} AS DECIMAL(18, 4)) END"
+        return money_expr(clean)
     if kind == "int":
-        d = f"TRY_CAST({clean} AS DOUBLE)"
-        return f"CASE WHEN isfinite({d}) AND {d} = trunc({d}) THEN CAST({d} AS BIGINT) END"
+        return int_expr(clean)
     if kind == "timestamp":
         return (
             f"coalesce(TRY_CAST(TRY_CAST({clean} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP), "
@@ -112,9 +165,16 @@ def invalid_message(column: Column, raw: str) -> tuple[str, str]:
         "number": ("bad_number", f"{lit(name + ' ')} || {shown} || ' is not a number'"),
         "money": (
             "bad_number",
-            f"{lit(name + ' ')} || {shown} || ' is not an amount (a number below 10^14)'",
+            f"{lit(name + ' ')} || {shown} || CASE WHEN isfinite(TRY_CAST({raw} AS DOUBLE)) "
+            f"THEN {lit(' is outside the amount range (DECIMAL(18, 4): at most ' + MONEY_MAX + ')')} "
+            f"ELSE {lit(' is not an amount (a number below 10^14)')} END",
         ),
-        "int": ("bad_integer", f"{lit(name + ' ')} || {shown} || ' is not a whole number'"),
+        "int": (
+            "bad_integer",
+            f"{lit(name + ' ')} || {shown} || CASE WHEN {_whole_out_of_range(raw)} "
+            f"THEN {lit(' is outside the whole-number range ' + INT_MIN + ' to ' + INT_MAX)} "
+            f"ELSE {lit(' is not a whole number')} END",
+        ),
         "timestamp": (
             "bad_date",
             f"{lit(name + ' ')} || {shown} || "
@@ -131,6 +191,109 @@ def invalid_message(column: Column, raw: str) -> tuple[str, str]:
 
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$"
+
+
+# --------------------------------------------------------------------------- contact details
+# E-mail and phone values are compared, validated and de-duplicated in one normal
+# form (see normalize_contact): a fullwidth or zero-width variant of an address is
+# the same address. The loader computes it with a Python scalar function registered
+# on its connection (DuckDB has NFC but not NFKC), called only for the values that
+# are not plain printable ASCII: those are already normal.
+
+#: Name of the SQL function (see :func:`register_functions`) computing :func:`normalize_contact`.
+CONTACT_FUNCTION = "crm_normalize_contact"
+# A value needs the Python function if it has a character outside printable ASCII
+# (tab, zero-width, fullwidth, NBSP...) or a double space.
+_NEEDS_NORMALISING = "[^ -~]|  "
+
+
+@lru_cache(maxsize=1)
+def _invisible_table() -> dict[int, None]:
+    """``str.translate`` table deleting format (Cf) and control (Cc) characters but whitespace."""
+    return dict.fromkeys(
+        cp for cp in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(cp)) in ("Cf", "Cc") and not chr(cp).isspace()
+    )
+
+
+@lru_cache(maxsize=1)
+def _digit_table() -> dict[int, str]:
+    """``str.translate`` table mapping every Unicode decimal digit to its ASCII digit."""
+    return {
+        cp: str(unicodedata.decimal(chr(cp)))
+        for cp in range(sys.maxunicode + 1)
+        if chr(cp).isdecimal() and not chr(cp).isascii()
+    }
+
+
+def normalize_contact(value: str) -> str:
+    """A contact value (e-mail, phone) in the form the package compares it.
+
+    Format and control characters (Unicode categories Cf and Cc: zero-width
+    space, joiners, word joiner, BOM, soft hyphen, bidi marks...) are removed,
+    the text is NFKC-normalised (fullwidth and other compatibility forms become
+    their plain equivalents), and runs of whitespace become one space, none at
+    either end. Plain printable ASCII without double spaces is returned as is.
+
+    Examples
+    --------
+    >>> normalize_contact("\uff41\uff4c\uff49\uff43\uff45\uff20\uff58\uff0e\uff43\uff4f\uff4d")
+    'alice@x.com'
+    >>> normalize_contact("ali\u200bce@x.com"), normalize_contact(" +49\u200b\u00a030\t 1234 ")
+    ('alice@x.com', '+49 30 1234')
+    """
+    if value.isascii() and value.isprintable() and "  " not in value and value == value.strip():
+        return value
+    invisible = _invisible_table()
+    text = unicodedata.normalize("NFKC", value.translate(invisible)).translate(invisible)
+    return " ".join(text.split())
+
+
+def normalize_email(value: str) -> str:
+    """An e-mail address as a matching key: :func:`normalize_contact`, then case-folded.
+
+    Examples
+    --------
+    >>> normalize_email(" \uff21nn@X.com\u2060 ")
+    'ann@x.com'
+    """
+    return unicodedata.normalize("NFKC", normalize_contact(value).casefold())
+
+
+def contact_digits(value: str) -> str:
+    """The decimal digits of a contact value, as ASCII (any script's digits count).
+
+    Examples
+    --------
+    >>> contact_digits("+49 (30) \uff11\uff12\u200b3"), contact_digits("\u0664\u0662")
+    ('4930123', '42')
+    """
+    text = normalize_contact(value)
+    if not text.isascii():
+        text = text.translate(_digit_table())
+    return "".join(ch for ch in text if "0" <= ch <= "9")
+
+
+def contact_sql(clean: str) -> str:
+    """SQL for :func:`normalize_contact` of the cleaned text ``clean`` (empty -> NULL).
+
+    Needs :func:`register_functions` on the connection; plain ASCII values skip the
+    Python function.
+    """
+    return (
+        f"nullif(CASE WHEN regexp_matches({clean}, {lit(_NEEDS_NORMALISING)}) "
+        f"THEN {CONTACT_FUNCTION}({clean}) ELSE {clean} END, '')"
+    )
+
+
+def register_functions(con: Any) -> None:
+    """Register the Python functions the cleansing SQL calls on a DuckDB connection (idempotent)."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name = $name",
+        {"name": CONTACT_FUNCTION},
+    ).fetchall()[0][0]
+    if not found:
+        con.create_function(CONTACT_FUNCTION, normalize_contact, ["VARCHAR"], "VARCHAR")
 
 
 @lru_cache(maxsize=1)

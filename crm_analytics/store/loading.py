@@ -14,6 +14,7 @@ that comes from the caller (paths, names, formats, constants) is a bound paramet
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -35,6 +36,7 @@ from crm_analytics.store.cleansing import (
     invalid_message,
     lit,
     q,
+    register_functions,
     typed,
 )
 from crm_analytics.store.schema import CUSTOMERS, Table
@@ -190,6 +192,7 @@ class Loader:
                 )
         formats = [date_format] if isinstance(date_format, str) else list(date_format or [])
         self.con = con
+        register_functions(con)  # contact normalisation (NFKC) used by typed() for e-mail/phone
         self.table = table
         self.mode = mode
         self.constants = constants
@@ -284,20 +287,29 @@ class Loader:
                 if np.isfinite(values).all() and (values == np.floor(values)).all():
                     view[col] = view[col].astype("Int64")
         select, params = self._select_list(mapping)
-        self.con.register("_crm_frame", view)
+        # Every value is staged as DuckDB's text of it: floats as their shortest
+        # round-trip text (as Python's repr: 0.1 stays '0.1'), Python ints and
+        # Decimals exactly, so typing the text afterwards never loses digits.
         try:
+            self.con.register("_crm_frame", view)
             self.sql(
                 f"INSERT INTO _crm_raw SELECT $no, $name, __crm_pos, {select} FROM _crm_frame",
                 {"no": no, "name": src.name, **params},
             )
+        except duckdb.Error as exc:
+            raise SourceError(
+                f"{src.name}: a column cannot be read as values ({_first_line(exc)}); "
+                "convert the DataFrame's columns to text or numbers first"
+            ) from None
         finally:
-            self.con.unregister("_crm_frame")
+            with contextlib.suppress(duckdb.Error):
+                self.con.unregister("_crm_frame")
 
     def _stage_parquet(self, no: int, src: Source) -> None:
         try:
             found = [
                 r[0] for r in self.sql(
-                    "DESCRIBE SELECT * FROM read_parquet($path)", {"path": src.path}
+                    "DESCRIBE SELECT * FROM read_parquet($path)", {"path": src.scan_path}
                 ).fetchall()
             ]
         except duckdb.Error as exc:
@@ -307,7 +319,7 @@ class Loader:
         self.sql(
             f"INSERT INTO _crm_raw SELECT $no, $name, file_row_number, {select} "
             "FROM read_parquet($path, file_row_number=true)",
-            {"no": no, "name": src.name, "path": src.path, **params},
+            {"no": no, "name": src.name, "path": src.scan_path, **params},
         )
 
     def _stage_csv(self, no: int, src: Source) -> None:
@@ -316,7 +328,7 @@ class Loader:
             opts += ", delim=$delim"
         if self.encoding:
             opts += ", encoding=$encoding"
-        p = {"path": src.path, "encoding": self.encoding, "delim": src.delimiter}
+        p = {"path": src.scan_path, "encoding": self.encoding, "delim": src.delimiter}
         try:
             # store_rejects also while sniffing: a few ragged lines must not mislead it.
             found = [

@@ -201,6 +201,17 @@ TABLES: dict[str, Table] = {
     t.name: t for t in (CUSTOMERS, TRANSACTIONS, TICKETS, SURVEY_RESPONSES)
 }
 
+# What makes a DuckDB file a crm_analytics store: two rows of store_meta. The
+# marker tells the store apart from any other DuckDB database (which the store
+# refuses to touch unless adopted); the schema version is the layout of the
+# tables, raised whenever it changes (a store migrates older layouts on opening
+# and refuses newer ones). Stores written before the marker existed have only
+# the schema_version row and the canonical tables: they are recognised and marked.
+SCHEMA_VERSION = 1
+STORE_MARKER_KEY = "application"
+STORE_MARKER_VALUE = "crm_analytics"
+SCHEMA_VERSION_KEY = "schema_version"
+
 # Tables the store creates besides the canonical ones: its own bookkeeping and
 # the results of scoring runs (see crm_analytics.scoring.run). customer_scores is
 # generated from the registry of score columns (crm_analytics.store.score_columns).

@@ -20,6 +20,7 @@ from crm_analytics.errors import SourceError
 
 CSV_SUFFIXES = (".csv", ".txt", ".tsv", ".dat", ".csv.gz", ".txt.gz", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+GLOB_CHARS = "*?["
 # How much of a file is checked for binary content and UTF-8 up front; the rest
 # is checked line by line while DuckDB streams it (bad lines are quarantined).
 HEAD_BYTES = 1 << 20
@@ -35,12 +36,37 @@ class Source:
     frame: pd.DataFrame | None = None
     delimiter: str | None = None
 
+    @property
+    def scan_path(self) -> str | None:
+        """The path as DuckDB's readers must be given it: glob characters escaped.
+
+        DuckDB expands ``*``, ``?`` and ``[...]`` in every path it reads, so a
+        file literally named ``orders[1].csv`` would read ``orders1.csv``
+        instead. Sources are always single, existing files (globs are expanded
+        by :func:`resolve_sources`), so each such character is escaped as a
+        one-character class.
+
+        Examples
+        --------
+        >>> Source("csv", "a", path="orders[1]*.csv").scan_path
+        'orders[[]1][*].csv'
+        """
+        return None if self.path is None else glob_escape(self.path)
+
+
+def glob_escape(path: str) -> str:
+    """Escape ``*``, ``?`` and ``[`` so that a glob matcher reads ``path`` literally."""
+    return "".join(f"[{ch}]" if ch in GLOB_CHARS else ch for ch in path)
+
 
 def resolve_sources(
     source: str | os.PathLike | pd.DataFrame | list, *, name: str | None = None,
     encoding: str | None = None,
 ) -> list[Source]:
     """Expand ``source`` (path, glob, list of paths, DataFrame) into checked sources.
+
+    A path that exists is used as it is, even if its name holds ``*``, ``?`` or
+    ``[``; only a path that does not exist is expanded as a glob pattern.
 
     Examples
     --------
@@ -63,10 +89,15 @@ def resolve_sources(
             "a glob such as 'exports/*.csv', or a pandas DataFrame"
         )
     text = os.fspath(source)
-    if any(ch in text for ch in "*?["):
+    # A path that exists is what it says, even when its name holds glob characters
+    # ('orders[1].csv', 'a*b.csv'); only a path that does not exist is a pattern.
+    if any(ch in text for ch in GLOB_CHARS) and not os.path.lexists(text):
         paths = sorted(glob.glob(text))
         if not paths:
-            raise SourceError(f"{text}: no file matches this pattern")
+            raise SourceError(
+                f"{text}: no file has this name and none matches it as a pattern "
+                "(check the path and the working directory)"
+            )
     else:
         paths = [text]
     return [_check_file(p, encoding=encoding) for p in paths]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import numbers
 import os
 import random
 import re
@@ -30,17 +31,41 @@ import duckdb
 import pandas as pd
 
 from crm_analytics.core.threads import default_threads, thread_limit
-from crm_analytics.errors import InputError, StoreBusyError
+from crm_analytics.errors import CRMError, InputError, StoreBusyError
 from crm_analytics.store.cleansing import country_regions, country_rows, q
 from crm_analytics.store.loading import Loader, LoadReport
-from crm_analytics.store.schema import SYSTEM_DDL, TABLES, get_table
+from crm_analytics.store.schema import (
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    STORE_MARKER_KEY,
+    STORE_MARKER_VALUE,
+    SYSTEM_DDL,
+    TABLES,
+    get_table,
+)
 from crm_analytics.store.sources import resolve_sources
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PATH = "crm.duckdb"
 ENV_PATH = "CRM_ANALYTICS_DB"
-SCHEMA_VERSION = 1
+
+# Names of files that hold data to load, not a store: Store("orders.csv") is a
+# mistake for store.load(...), and DuckDB would happily open a view on the CSV.
+DATA_FILE_SUFFIXES = (
+    ".csv", ".tsv", ".txt", ".dat", ".parquet", ".pq", ".parq", ".json", ".jsonl", ".ndjson",
+    ".gz", ".bz2", ".xz", ".zst", ".zip", ".xlsx", ".xls", ".xlsm", ".ods", ".arrow",
+    ".feather", ".avro",
+)
+# Every DuckDB database file carries these bytes at offset 8 (after a checksum).
+_DUCKDB_MAGIC = b"DUCK"
+MAX_THREADS = 256
+# Every table the store owns: canonical, bookkeeping and results.
+_SYSTEM_TABLES = tuple(d.split("(")[0].split()[-1] for d in SYSTEM_DDL)
+_OWN_TABLES = (*TABLES, *_SYSTEM_TABLES)
+# Migrations from schema version n to n + 1, run in one transaction on opening
+# a store written by an older crm_analytics. Version 1 is the first: none yet.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {}
 
 DATE_COLUMNS = {
     "customers": "created_at",
@@ -82,15 +107,107 @@ def _check_memory_limit(value: str | None) -> str | None:
 
 
 def _check_threads(value: Any) -> int | None:
-    if value in (None, ""):
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        n = 0
-    if n < 1:
-        raise InputError(f"threads {value!r} must be a whole number of at least 1")
+    n: int | None = None
+    if isinstance(value, bool):
+        n = None
+    elif isinstance(value, numbers.Real):
+        with contextlib.suppress(OverflowError, ValueError):
+            n = int(value) if float(value).is_integer() else None
+    elif isinstance(value, str) and value.strip().isdigit():
+        n = int(value.strip())
+    if n is None or not 1 <= n <= MAX_THREADS:
+        raise InputError(
+            f"threads {value!r} must be a whole number, at least 1 and at most {MAX_THREADS} "
+            "(leave it unset to use the free cores)"
+        )
     return n
+
+
+def _is_memory(path: str) -> bool:
+    return path.startswith(":memory:")
+
+
+def _check_store_path(path: str) -> None:
+    """Refuse paths that cannot be a store: data files, folders, non-DuckDB files."""
+    if _is_memory(path):
+        return
+    lower = path.lower()
+    suffix = next((x for x in DATA_FILE_SUFFIXES if lower.endswith(x)), None)
+    if suffix is not None:
+        raise InputError(
+            f"{path}: is named like a data file ({suffix}), not a store; a store is a DuckDB "
+            f"file such as crm.duckdb. To load the file: Store('crm.duckdb').load(TABLE, "
+            f"{path!r}) or `crm-analytics load TABLE {path} --db crm.duckdb`"
+        )
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(
+            f"{path}: is a folder; a store is a DuckDB file such as {os.path.join(path, DEFAULT_PATH)}"
+        )
+    if not p.exists():
+        return
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}); check its permissions") from None
+    if not head:
+        raise InputError(
+            f"{path}: is an empty file, not a DuckDB database; delete it or choose another path "
+            "(a store is created where no file exists)"
+        )
+    if head[8:12] != _DUCKDB_MAGIC:
+        what = "an SQLite database" if head.startswith(b"SQLite format 3") else "some other file"
+        raise InputError(
+            f"{path}: is not a DuckDB database ({what}); choose another path for the store "
+            "(a store is created where no file exists)"
+        )
+
+
+def _foreign_message(path: str) -> str:
+    return (
+        f"{path} is a DuckDB database but not a crm_analytics store; to add the crm_analytics "
+        f"tables to it, run `crm-analytics init --db {path} --adopt` or Store({path!r}, adopt=True)"
+    )
+
+
+def _inspect(con: duckdb.DuckDBPyConnection) -> tuple[str, int | None]:
+    """What the open database is: ``('empty' | 'store' | 'foreign', schema version)``.
+
+    Reads only; a database that is not a store is left exactly as it was.
+    """
+    rows = con.execute(
+        """
+        SELECT schema_name, table_name FROM duckdb_tables()
+        WHERE database_name = current_database() AND NOT temporary
+        UNION ALL
+        SELECT schema_name, view_name FROM duckdb_views()
+        WHERE database_name = current_database() AND NOT temporary AND NOT internal
+        """
+    ).fetchall()
+    if not rows:
+        return "empty", None
+    main = {name for schema, name in rows if schema == "main"}
+    if "store_meta" not in main:
+        return "foreign", None
+    try:
+        meta = dict(con.execute("SELECT CAST(key AS VARCHAR), CAST(value AS VARCHAR) "
+                                "FROM main.store_meta").fetchall())
+    except duckdb.Error:
+        return "foreign", None
+    raw = meta.get(SCHEMA_VERSION_KEY)
+    marked = meta.get(STORE_MARKER_KEY) == STORE_MARKER_VALUE
+    # Stores written before the marker existed: a schema version and the canonical tables.
+    if not marked and (raw is None or not set(TABLES) <= main):
+        return "foreign", None
+    if raw is None or not str(raw).strip().isdigit():
+        raise InputError(
+            f"the store's schema version {raw!r} (table store_meta) is not a number; "
+            "the store is damaged: restore it from a backup"
+        )
+    return "store", int(str(raw).strip())
 
 
 def default_path() -> str:
@@ -103,6 +220,25 @@ def default_path() -> str:
     True
     """
     return os.environ.get(ENV_PATH) or DEFAULT_PATH
+
+
+def _names(sources: list[Any]) -> str:
+    names = [s.name for s in sources]
+    return names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
+
+
+@contextmanager
+def _duckdb_errors(what: str) -> Iterator[None]:
+    """Turn an unforeseen DuckDB failure into one line; the load is rolled back.
+
+    Bad values never get here (they are quarantined): this is the safety net for
+    the database itself failing (memory, disk, a bug), so callers see a package error.
+    """
+    try:
+        yield
+    except duckdb.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CRMError(f"{what} failed, nothing was loaded: {type(exc).__name__}: {first}") from exc
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -128,7 +264,17 @@ class Store:
         else a quarter of RAM between 1 and 8 GB). Beyond it DuckDB spills to disk.
     threads : int, optional
         DuckDB worker threads (default ``$CRM_ANALYTICS_THREADS``, else all cores); a scoring
-        run applies one count to DuckDB, OpenMP and BLAS (:meth:`thread_budget`).
+        run applies one count to DuckDB, OpenMP and BLAS (:meth:`thread_budget`); 1 to 256.
+    adopt : bool, default False
+        Add the crm_analytics tables to an existing DuckDB database that is not a
+        store yet. Without it such a file is refused (and left untouched), so a
+        wrong ``--db`` never writes into another application's database.
+
+    A store file carries a marker and its schema version in ``store_meta``. A
+    store written by a newer crm_analytics (higher schema version) is refused;
+    an older one is migrated on opening. Paths named like data files
+    (``.csv``, ``.parquet``, ``.json``, ``.gz``, ...) and existing files that are
+    not DuckDB databases are refused.
 
     Examples
     --------
@@ -145,9 +291,11 @@ class Store:
     def __init__(
         self, path: str | os.PathLike | None = None, *, read_only: bool = False,
         busy_timeout: float = 120.0, memory_limit: str | None = None, threads: int | None = None,
+        adopt: bool = False,
     ):
         self.path = os.fspath(path) if path is not None else default_path()
         self.read_only = read_only
+        _check_store_path(self.path)
         self.busy_timeout = busy_timeout
         self.memory_limit = _check_memory_limit(
             memory_limit or os.environ.get(ENV_MEMORY) or default_memory_limit()
@@ -155,15 +303,27 @@ class Store:
         self.threads = _check_threads(threads if threads is not None else os.environ.get(ENV_THREADS))
         self._con: duckdb.DuckDBPyConnection | None = None
         if self.read_only:
-            if self.path == ":memory:":
+            if _is_memory(self.path):
                 raise InputError("a read-only store needs a file; ':memory:' is always empty")
             if not Path(self.path).exists():
                 raise InputError(f"{self.path}: no store here; create one with `crm-analytics init`")
+            if adopt:
+                raise InputError("adopt=True needs a writable store; drop read_only=True")
+            con = self._connect()
+            try:
+                self._check_kind(con, adopt=False)
+            finally:
+                con.close()
         else:
-            if self.path != ":memory:":
+            if not _is_memory(self.path):
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._con = self._connect()
-            self._init_schema()
+            try:
+                version = self._check_kind(self._con, adopt=adopt)
+                self._init_schema(version)
+            except BaseException:
+                self.close()
+                raise
 
     # -- connection handling ---------------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:
@@ -280,7 +440,54 @@ class Store:
         mode = "read-only" if self.read_only else ("closed" if self._con is None else "read-write")
         return f"Store({self.path!r}, {mode})"
 
-    def _init_schema(self) -> None:
+    def _check_kind(self, con: duckdb.DuckDBPyConnection, *, adopt: bool) -> int | None:
+        """Refuse a database that is not (or not yet, or no longer) this code's store.
+
+        Returns the schema version of an existing store, ``None`` for an empty
+        database or one being adopted. Only reads: a refused file is untouched.
+        """
+        kind, version = _inspect(con)
+        if kind == "empty":
+            if self.read_only:
+                raise InputError(
+                    f"{self.path}: is an empty DuckDB database, not yet a crm_analytics store; "
+                    f"create the tables with `crm-analytics init --db {self.path}`"
+                )
+            return None
+        if kind == "foreign":
+            if not adopt:
+                raise InputError(_foreign_message(self.path))
+            clash = [t for t in _OWN_TABLES if con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name = 'main' AND table_name = ? AND NOT temporary", [t]
+            ).fetchone()[0]]
+            if clash:
+                raise InputError(
+                    f"{self.path}: cannot adopt this database: it already has table(s) "
+                    f"{', '.join(clash)}, names crm_analytics uses; rename them or use another file"
+                )
+            return None
+        assert version is not None
+        if version > SCHEMA_VERSION:
+            raise InputError(
+                f"{self.path}: the store has schema version {version}, newer than this "
+                f"crm_analytics understands (schema version {SCHEMA_VERSION}); upgrade "
+                "crm_analytics (pip install --upgrade crm-analytics) to open it"
+            )
+        if version < SCHEMA_VERSION and self.read_only:
+            raise InputError(
+                f"{self.path}: the store has schema version {version}, older than this "
+                f"crm_analytics (schema version {SCHEMA_VERSION}); open it once for writing "
+                f"(`crm-analytics init --db {self.path}`) to migrate it"
+            )
+        return version
+
+    def _init_schema(self, version: int | None = None) -> None:
+        """Create the tables (if missing), migrate an older store, record the marker.
+
+        ``version`` is the schema version the store had (``None``: a new store).
+        Nothing is written to an existing, current, marked store.
+        """
         con = self.con
         con.execute("BEGIN")
         try:
@@ -292,10 +499,15 @@ class Store:
                 con.execute(f"CREATE TABLE IF NOT EXISTS {q(table.name)} ({cols})")
             for ddl in SYSTEM_DDL:
                 con.execute(ddl)
-            if not con.execute("SELECT count(*) FROM store_meta WHERE key = 'schema_version'").fetchone()[0]:
-                con.execute(
-                    "INSERT INTO store_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-                )
+            for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
+                for statement in _MIGRATIONS.get(step, ()):
+                    con.execute(statement)
+            meta = dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+            wanted = {STORE_MARKER_KEY: STORE_MARKER_VALUE, SCHEMA_VERSION_KEY: str(SCHEMA_VERSION)}
+            for key, value in wanted.items():
+                if meta.get(key) != value:
+                    con.execute("DELETE FROM store_meta WHERE key = ?", [key])
+                    con.execute("INSERT INTO store_meta VALUES (?, ?)", [key, value])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -403,7 +615,7 @@ class Store:
             self._writable(), spec, mode=mode, date_format=date_format, constants=constants,
             unknown_customers=unknown_customers, encoding=encoding,
         )
-        with self.transaction():
+        with self.transaction(), _duckdb_errors(f"loading {table} from {_names(sources)}"):
             report = loader.run(sources, column_map)
         log.info("loaded %s: read %d = loaded %d + rejected %d + duplicate %d", table,
                  report.rows_read, report.rows_loaded, report.rows_rejected, report.rows_duplicate)
@@ -471,7 +683,7 @@ class Store:
         """
         spec = get_table(table)
         loader = Loader(self._writable(), spec, mode="append", date_format=date_format)
-        with self.transaction():
+        with self.transaction(), _duckdb_errors(f"re-validating the rejects of {table}"):
             report = loader.run(None, None, from_quarantine=True)
         return report
 

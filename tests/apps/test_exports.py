@@ -13,7 +13,14 @@ import pytest
 
 from crm_analytics.datasets import synthetic
 from crm_analytics.errors import InputError
-from crm_analytics.exports import email_key, export_segment, neutralize_formula, phone_key
+from crm_analytics.exports import (
+    ExportIntegrityError,
+    email_key,
+    export_segment,
+    neutralize_formula,
+    phone_key,
+    verify_export,
+)
 from crm_analytics.segmentation import define_segment, segment_members, size_segments
 from crm_analytics.store import Store
 from crm_analytics.store.attributes import customer_attributes
@@ -311,3 +318,224 @@ def test_exportable_columns_come_from_the_registry(hand, tmp_path):
     report = export_segment(store, "risk:low", tmp_path / "ok.csv", scores=scores.assign(revenue_365d=1.0),
                             columns=["revenue_365d", "region"])
     assert report.columns[-2:] == ["revenue_365d", "region"]
+
+
+# --------------------------------------------------------------------------- look-alike contacts
+
+
+FULLWIDTH = {c: chr(ord(c) + 0xFEE0) for c in map(chr, range(0x21, 0x7F))}
+
+
+def fullwidth(text: str) -> str:
+    return "".join(FULLWIDTH.get(c, c) for c in text)
+
+
+def lookalike_store(raw: bool) -> tuple[Store, pd.DataFrame]:
+    """C1 opted out; C2-C6 share its e-mail or phone in look-alike spellings."""
+    rows = [
+        ("C1", "Alice", "alice@example.com", "+49 30 1234567", False),
+        ("C2", "Alice 2", fullwidth("alice@example.com"), None, True),
+        ("C3", "Alice 3", "ali\u200bce@example.com", None, True),
+        ("C4", "Alice 4", "\ufeffALICE@example.com\u2060", None, True),
+        ("C5", "Bob", "bob@example.com", "+49\u200b 30 1234567", True),
+        ("C6", "Cy", "cy@example.com", fullwidth("+49 30 1234567"), True),
+        ("C7", "Dee", "dee@example.com", "+49 30 7654321", True),
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "name", "email", "phone", "marketing_opt_in"])
+    store = Store(":memory:")
+    if raw:  # values stored before the loader normalised them: the export normalises itself
+        store.con.register("_raw_customers", frame)
+        store.execute("INSERT INTO customers (customer_id, name, email, phone, marketing_opt_in) "
+                      "SELECT customer_id, name, email, phone, marketing_opt_in FROM _raw_customers")
+        store.con.unregister("_raw_customers")
+    else:
+        report = store.load("customers", frame)
+        assert report.rows_rejected == 0
+    scores = pd.DataFrame({"risk_band": ["high"] * len(frame)},
+                          index=pd.Index(frame["customer_id"], name="customer_id"))
+    return store, scores
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["loaded", "stored-raw"])
+def test_look_alike_contacts_of_an_opt_out_are_suppressed(raw, tmp_path):
+    store, scores = lookalike_store(raw)
+    report = export_segment(store, "risk:high", tmp_path / "x.csv", scores=scores)
+    got = read_export(report.path)
+    assert got["customer_id"].tolist() == ["C7"]
+    assert report.suppressed_contact_opt_out == 5 and report.suppressed_no_consent == 1
+
+
+def test_look_alike_contacts_are_one_contact_and_written_normalised(tmp_path):
+    store, scores = lookalike_store(raw=True)
+    store.execute("UPDATE customers SET marketing_opt_in = TRUE")
+    report = export_segment(store, "risk:high", tmp_path / "x.csv", scores=scores)
+    got = read_export(report.path)
+    # C1-C6 are one contact (e-mail and phone look-alikes); C7 another.
+    assert report.rows == 2 and report.merged_duplicates == 5
+    assert got["customer_id"].tolist() == ["C1", "C7"]
+    assert got["email"].tolist() == ["alice@example.com", "dee@example.com"]
+    assert got["phone"].tolist() == ["'+49 30 1234567", "'+49 30 7654321"]
+    assert got["phone_digits"].tolist() == ["49301234567", "49307654321"]
+    assert email_key(pd.Series([fullwidth("A@X.COM"), "a\u200d@x.com"])).tolist() == ["a@x.com"] * 2
+    assert phone_key(pd.Series(["\ufe62" + "49 30 1111111", fullwidth("0049 30 1111111")])).tolist() == [
+        "+49301111111", "+49301111111"]
+
+
+@pytest.mark.parametrize("text", [
+    "\uff1dcmd()", "\uff0b1", "\uff0d2", "\uff20SUM(1)", "\ufe62" + "1", "\ufe63" + "2", "\u2212" + "3",
+    "\ufe66" + "1+1", "\ufe6b" + "x", "\u207a" + "1", "\u207b" + "1", "\u207c" + "1",
+    "\u200b=cmd()", "\ufeff+1", " \u2060 -2", "\u00a0@x", "\u3000\uff1dx", "\u200b\tTab", "\u00ad\rx",
+])
+def test_look_alike_formula_starts_are_neutralised(text):
+    assert neutralize_formula(text) == "'" + text
+
+
+@pytest.mark.parametrize("text", ["Anna", "a=b", "\u00e9=1", "'=x", "\u2010dash", "", "\u200b"])
+def test_harmless_text_is_left_alone(text):
+    assert neutralize_formula(text) == text
+
+
+def test_look_alike_formulas_in_the_file(tmp_path):
+    store = Store(":memory:")
+    names = ["\uff1dcmd()", "\uff0b1", "\uff0d2", "\uff20SUM", "\u200b=x", "\u2212" + "3", "Plain"]
+    ids = [f"C{i}" for i in range(len(names))]
+    store.load("customers", pd.DataFrame({
+        "customer_id": ids, "name": names, "email": [f"c{i}@x.com" for i in range(len(names))],
+        "phone": [fullwidth("+49 30 123456") + str(i) for i in range(len(names))],
+        "marketing_opt_in": True}))
+    scores = pd.DataFrame({"risk_band": "high"}, index=pd.Index(ids, name="customer_id"))
+    for fmt in ("csv", "parquet"):
+        report = export_segment(store, "risk:high", tmp_path / f"x.{fmt}", fmt, scores=scores)
+        got = read_export(report.path).set_index("customer_id")
+        assert got["name"].tolist() == ["'" + n for n in names[:-1]] + ["Plain"]
+        assert got["phone"].str.startswith("'+49 30 123456").all()
+
+
+# --------------------------------------------------------------------------- file and manifest together
+
+
+def test_crash_between_the_renames_is_detected_and_repaired(hand, tmp_path, monkeypatch):
+    store, scores = hand
+    out = tmp_path / "a.csv"
+    export_segment(store, "risk:low", out, scores=scores)
+    assert verify_export(out)["rows"] == len(read_export(out))
+    real_replace, calls = os.replace, []
+
+    def replace_then_crash(src, dst):
+        calls.append(dst)
+        if len(calls) > 1:
+            raise OSError("killed")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_then_crash)
+    with pytest.raises(OSError, match="killed"):
+        export_segment(store, "risk:high", out, scores=scores)
+    monkeypatch.undo()
+    # The manifest went first (and could not be put back): it names a file that is not there.
+    assert Path(calls[0]).name == "a.csv.manifest.json"
+    with pytest.raises(ExportIntegrityError, match="does not match its manifest") as err:
+        verify_export(out)
+    assert "\n" not in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.csv.manifest.json"]
+    # The next export replaces both.
+    report = export_segment(store, "risk:high", out, scores=scores)
+    manifest = verify_export(out)
+    assert manifest["sha256"] == sha256(out) == report.sha256
+    assert manifest["rows"] == len(read_export(out)) == report.rows
+
+
+def test_failed_data_rename_puts_the_previous_manifest_back(hand, tmp_path, monkeypatch):
+    store, scores = hand
+    out = tmp_path / "a.csv"
+    export_segment(store, "risk:low", out, scores=scores)
+    before, manifest_before = out.read_bytes(), manifest_of(out)
+    real_replace, calls = os.replace, []
+
+    def second_rename_fails(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError("rename failed")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", second_rename_fails)
+    with pytest.raises(OSError, match="rename failed"):
+        export_segment(store, "risk:high", out, scores=scores)
+    monkeypatch.undo()
+    assert out.read_bytes() == before and manifest_of(out) == manifest_before
+    assert verify_export(out) == manifest_before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.csv.manifest.json"]
+
+
+KILLED_EXPORT = """
+import os, sys
+import pandas as pd
+from crm_analytics.store import Store
+from crm_analytics.exports import export_segment
+store = Store(":memory:")
+store.load("customers", pd.DataFrame({"customer_id": ["C1", "C2"], "email": ["a@x.com", "b@x.com"],
+                                      "marketing_opt_in": [True, True]}))
+scores = pd.DataFrame({"risk_band": ["high", "low"]}, index=pd.Index(["C1", "C2"], name="customer_id"))
+out = sys.argv[1]
+export_segment(store, "risk:high", out, scores=scores)
+real_replace, calls = os.replace, []
+def replace_then_die(src, dst):
+    calls.append(dst)
+    if len(calls) > 1:
+        os._exit(9)  # killed: no exception handler, no clean-up
+    return real_replace(src, dst)
+os.replace = replace_then_die
+export_segment(store, "risk:low", out, scores=scores)
+"""
+
+
+def test_export_killed_between_the_renames(hand, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "k.csv"
+    proc = subprocess.run([sys.executable, "-c", KILLED_EXPORT, str(out)], capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert proc.returncode == 9, proc.stderr
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert "k.csv" in names and "k.csv.manifest.json" in names
+    assert any(n.startswith(".k.csv.") and n.endswith(".tmp") for n in names)  # the unrenamed data
+    with pytest.raises(ExportIntegrityError, match="does not match its manifest"):
+        verify_export(out)
+    store, scores = hand
+    report = export_segment(store, "risk:high", out, scores=scores)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.csv", "k.csv.manifest.json"]
+    assert verify_export(out)["sha256"] == report.sha256 == sha256(out)
+
+
+def test_verify_export_reports_each_problem_in_one_line(hand, tmp_path):
+    store, scores = hand
+    out = tmp_path / "v.parquet"
+    report = export_segment(store, "risk:high", out, "parquet", scores=scores)
+    assert verify_export(str(out))["rows"] == report.rows
+    manifest = Path(str(out) + ".manifest.json")
+    saved = manifest.read_bytes()
+    manifest.unlink()
+    with pytest.raises(ExportIntegrityError, match="has no manifest"):
+        verify_export(out)
+    manifest.write_bytes(saved)
+    out.write_bytes(out.read_bytes() + b"x")
+    with pytest.raises(ExportIntegrityError, match="does not match its manifest"):
+        verify_export(out)
+    out.unlink()
+    with pytest.raises(ExportIntegrityError, match="is missing but its manifest"):
+        verify_export(out)
+    manifest.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ExportIntegrityError, match="cannot be read"):
+        verify_export(out)
+    manifest.unlink()
+    with pytest.raises(ExportIntegrityError, match="no export at"):
+        verify_export(out)
+    with pytest.raises(InputError, match="must be a file path"):
+        verify_export(42)
+    # A changed row count with a matching sha256 (a hand-edited manifest) is reported too.
+    report = export_segment(store, "risk:high", out, "parquet", scores=scores)
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["rows"] += 1
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ExportIntegrityError, match=f"has {report.rows} rows but its manifest says"):
+        verify_export(out)

@@ -101,6 +101,38 @@ def test_failed_step_records_failure_and_keeps_previous_latest(db, monkeypatch):
     assert len(crm.latest_scores(db)) == 1200
 
 
+def test_an_input_error_inside_a_step_is_a_failed_run_with_its_row(db, monkeypatch):
+    good = crm.run_batch(db, config=FAST)
+
+    def picky(ctx):
+        raise InputError("customer_features: item 'nps' has answers on another scale")
+
+    monkeypatch.setitem(scoring_steps.STEPS, "attributes", picky)
+    with pytest.raises(RunError, match="InputError: customer_features: item 'nps'"):
+        crm.run_batch(db, config=FAST)
+    runs = crm.runs(db)
+    assert runs["status"].tolist() == ["failed", "succeeded"]
+    assert runs["message"].iloc[0].startswith("InputError: customer_features")
+    assert results.latest_run_id(Store(db, read_only=True)) == good.run_id
+
+
+def test_a_failure_while_writing_the_run_leaves_a_failed_row(db, monkeypatch):
+    good = crm.run_batch(db, config=FAST)
+    attributes = scoring_steps.STEPS["attributes"]
+
+    def then_fail_on_commit(ctx):
+        attributes(ctx)
+        ctx.on_commit.append(lambda writer: 1 / 0)
+
+    monkeypatch.setitem(scoring_steps.STEPS, "attributes", then_fail_on_commit)
+    with pytest.raises(RunError, match="ZeroDivisionError"):
+        crm.run_batch(db, config=FAST)
+    runs = crm.runs(db)
+    assert runs["status"].tolist() == ["failed", "succeeded"]
+    assert results.latest_run_id(Store(db, read_only=True)) == good.run_id
+    assert len(crm.latest_scores(db)) == 1200
+
+
 def test_cli_exit_code_1_on_failed_run(db, monkeypatch, capsys):
     monkeypatch.setitem(scoring_steps.STEPS, "attributes", lambda ctx: 1 / 0)
     monkeypatch.setenv("CRM_ANALYTICS_STEPS", "inputs,attributes")

@@ -465,3 +465,41 @@ def test_bom_z_suffix_and_offsets(store, tmp_path):
     created = store.table("customers").set_index("customer_id")["created_at"]
     assert created["C1"] == pd.Timestamp("2024-01-01 10:00:00")
     assert created["C2"] == pd.Timestamp("2024-01-02 04:30:00.5")
+
+
+# -- literal paths with glob characters (issue "Total functions") ---------------------------
+
+TX_ONE = "transaction_id,customer_id,transaction_date,amount\n{id},C1,2024-01-01,1\n"
+
+
+def test_existing_path_with_glob_characters_is_read_literally(loaded):
+    store, tmp = loaded
+    (tmp / "orders[1].csv").write_text(TX_ONE.format(id="BRACKET"))
+    (tmp / "orders1.csv").write_text(TX_ONE.format(id="PLAIN1"))
+    (tmp / "a*b.csv").write_text(TX_ONE.format(id="STAR"))
+    (tmp / "aXb.csv").write_text(TX_ONE.format(id="AXB"))
+    (tmp / "q?.csv").write_text(TX_ONE.format(id="QMARK"))
+    (tmp / "qZ.csv").write_text(TX_ONE.format(id="QZ"))
+    for name in ("orders[1].csv", "a*b.csv", "q?.csv"):
+        rep = store.load("transactions", tmp / name)
+        assert (rep.sources, rep.rows_read, rep.rows_loaded) == ([str(tmp / name)], 1, 1)
+    assert sorted(store.table("transactions")["transaction_id"]) == ["BRACKET", "QMARK", "STAR"]
+
+
+def test_a_path_that_does_not_exist_is_expanded_as_a_glob(loaded):
+    store, tmp = loaded
+    (tmp / "orders[1].csv").write_text(TX_ONE.format(id="BRACKET"))
+    (tmp / "orders1.csv").write_text(TX_ONE.format(id="PLAIN1"))
+    rep = store.load("transactions", str(tmp / "orders*.csv"))
+    # Each matched file is read as itself: 'orders[1].csv' is not re-globbed by DuckDB.
+    assert rep.sources == [str(tmp / "orders1.csv"), str(tmp / "orders[1].csv")]
+    assert sorted(store.table("transactions")["transaction_id"]) == ["BRACKET", "PLAIN1"]
+    with pytest.raises(SourceError, match="no file has this name and none matches it"):
+        store.load("transactions", str(tmp / "nothing[0-9].csv"))
+
+
+def test_parquet_with_glob_characters_in_its_name(store, tmp_path):
+    pd.DataFrame({"customer_id": ["P1"]}).to_parquet(tmp_path / "cust[1].parquet")
+    pd.DataFrame({"customer_id": ["WRONG"]}).to_parquet(tmp_path / "cust1.parquet")
+    assert store.load("customers", tmp_path / "cust[1].parquet").rows_loaded == 1
+    assert store.table("customers")["customer_id"].tolist() == ["P1"]
