@@ -110,6 +110,21 @@ KEY_SCORE_COLUMNS: tuple[str, ...] = (
 #: copied from the scores (they are read live from the customers table).
 EXPORTABLE_COLUMNS: tuple[str, ...] = tuple(c.name for c in SCORE_COLUMNS if c.exportable)
 CONTACT_COLUMNS: tuple[str, ...] = ("customer_id", "name", "email", "phone", "phone_digits")
+#: How numeric score columns are written (the scores in the store keep full precision):
+#: money to cents, counts as whole numbers, everything else (probabilities, rates,
+#: weeks, means) to 4 decimals.
+MONEY_COLUMNS: frozenset[str] = frozenset({
+    "annual_revenue", "revenue_365d", "revenue_lifetime", "monetary_value", "clv",
+    "expected_spend", "revenue_last_12m", "revenue_prior_12m", "annual_spend",
+    "peer_annual_spend_q75", "headroom", "headroom_value", "revenue_potential",
+    "revenue_at_risk", "net_spend_365d",
+})
+COUNT_COLUMNS: frozenset[str] = frozenset({
+    "employees", "transactions_365d", "frequency", "peer_count", "latest_nps", "complaints_365d",
+    "sla_breaches_365d", "open_tickets", "recency_days", "purchase_days_365d", "r_score",
+    "f_score", "m_score", "needs_segment",
+})
+MONEY_DECIMALS, OTHER_DECIMALS = 2, 4
 FORMATS = ("csv", "parquet")
 # A cell is a formula when its first character that is not a space or invisible is one
 # of these, or NFKC-normalises to one (the minus sign U+2212 is what NFKC makes of
@@ -573,7 +588,7 @@ def export_segment(
     if campaign is not None:
         out["campaign"] = campaign
     for column in score_columns:
-        out[column] = scores[column].reindex(survivors.index).to_numpy()
+        out[column] = _rounded(column, scores[column].reindex(survivors.index))
     out = _neutralized(out)
 
     segment_counts = {n: int((out["segment"] == _neutral_text(n)).sum()) for n in names}
@@ -689,6 +704,25 @@ def _score_columns(scores: pd.DataFrame, columns: Sequence[str] | None) -> list[
     return list(dict.fromkeys(wanted))
 
 
+def _rounded(column: str, values: pd.Series) -> Any:
+    """A score column as written: money to cents, counts as integers, other numbers to 4 decimals.
+
+    >>> _rounded("clv", pd.Series([1234.567891234, -0.001, None])).tolist()
+    [1234.57, 0.0, nan]
+    >>> _rounded("frequency", pd.Series([3.0, None])).tolist()
+    [3, <NA>]
+    """
+    if not pd.api.types.is_float_dtype(values):  # text, flags, timestamps, integers: as they are
+        return values.to_numpy()
+    if column in COUNT_COLUMNS:
+        whole = values.round()
+        if np.isfinite(whole.dropna()).all():
+            return whole.astype("Int64").array
+        return whole.to_numpy()
+    decimals = MONEY_DECIMALS if column in MONEY_COLUMNS else OTHER_DECIMALS
+    return (values.round(decimals) + 0.0).to_numpy()  # + 0.0: no "-0.0" in the file
+
+
 def _neutral_text(value: Any) -> Any:
     return neutralize_formula(value)
 
@@ -734,5 +768,6 @@ def _manifest(report: ExportReport, definitions: list[Any]) -> dict[str, Any]:
             "deduplication": "records sharing a normalised e-mail or phone are one contact "
                              "(transitively); survivor: first segment, highest clv, lowest customer_id",
             "formula_injection": "text cells starting with = + - @ tab CR LF are prefixed with '",
+            "rounding": "money columns to cents, counts as whole numbers, other numbers to 4 decimals",
         },
     }

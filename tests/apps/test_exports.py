@@ -539,3 +539,26 @@ def test_verify_export_reports_each_problem_in_one_line(hand, tmp_path):
     manifest.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ExportIntegrityError, match=f"has {report.rows} rows but its manifest says"):
         verify_export(out)
+
+
+# --------------------------------------------------------------------------- rounding
+
+
+def test_money_rounds_to_cents_probabilities_to_4_counts_to_integers(hand, tmp_path):
+    store, scores = hand
+    scores = scores.assign(clv=1234.567891234567, churn_probability=0.123456789,
+                           revenue_at_risk=152.41579036, frequency=3.0, tenure_weeks=52.142857142857,
+                           risk_band="low")
+    scores.loc["C06", ["clv", "frequency"]] = [-0.0012, np.nan]
+    cols = ["clv", "churn_probability", "revenue_at_risk", "frequency", "tenure_weeks"]
+    export_segment(store, "risk:low", tmp_path / "r.csv", scores=scores, columns=cols)
+    text = (tmp_path / "r.csv").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines[0].endswith(",clv,churn_probability,revenue_at_risk,frequency,tenure_weeks")
+    rows = {line.split(",", 1)[0]: line for line in lines[1:]}
+    assert rows["C01"].endswith(",1234.57,0.1235,152.42,3,52.1429")
+    assert rows["C06"].endswith(",0.0,0.1235,152.42,,52.1429")  # no -0.0; a missing count stays empty
+    assert "1234.5678" not in text and "0.12345" not in text and "3.0," not in text
+    export_segment(store, "risk:low", tmp_path / "r.parquet", "parquet", scores=scores, columns=cols)
+    got = pd.read_parquet(tmp_path / "r.parquet").set_index("customer_id")
+    assert got.loc["C01", "clv"] == 1234.57 and got.loc["C01", "frequency"] == 3
