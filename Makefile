@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -m 'slow or not slow'
 
 lint: $(STAMP)
-	$(BIN)/ruff check crm_analytics tests benchmarks
+	$(BIN)/ruff check crm_analytics tests benchmarks scripts
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/load_transactions.py
