@@ -214,6 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", default=None, type=_text, help="utf-8 (default), utf-16 or latin-1")
     p.add_argument("--create-customers", action="store_true",
                    help="create bare customers for unknown customer_ids instead of rejecting rows")
+    p.add_argument("--delimiter", default=None, metavar="CHAR", type=_text,
+                   help="field separator: one character, '\\t' or 'whitespace' (runs of "
+                        "blanks); default: sniffed")
+    hdr = p.add_mutually_exclusive_group()
+    hdr.add_argument("--header", dest="header", action="store_const", const=True, default=None,
+                     help="line 1 holds column names (default: sniffed)")
+    hdr.add_argument("--no-header", dest="header", action="store_const", const=False,
+                     help="line 1 is data; name the columns with --columns")
+    p.add_argument("--columns", default=None, metavar="A,B,C", type=_text,
+                   help="the file's column names in order (before --map applies)")
+    p.add_argument("--key", choices=("row",), default=None,
+                   help="row: derive the key (e.g. transaction_id) from each row's values")
     p.add_argument("--max-reject-share", type=_share, default=None, metavar="SHARE",
                    help="exit 1 if more than this share of rows is rejected (e.g. 0.05)")
     _verbosity(p)
@@ -328,8 +340,9 @@ def cmd_load(args: argparse.Namespace) -> int:
             mode=args.mode, date_format=args.date_format, encoding=args.encoding,
             constants=_pairs(args.const, "--const") or None,
             unknown_customers="create" if args.create_customers else "reject",
+            delimiter=args.delimiter, header=args.header, column_names=args.columns, key=args.key,
         )
-    print(report)
+    print(_cli_terms(str(report)))  # one report per load (the store logs it at DEBUG)
     if args.max_reject_share is not None and report.rows_read:
         share = report.rows_rejected / report.rows_read
         if share > args.max_reject_share:
@@ -359,9 +372,10 @@ def cmd_rejects(args: argparse.Namespace) -> int:
         if args.retry:
             if not args.table:
                 raise UsageError("--retry needs --table")
-            print(store.retry_rejects(args.table))
+            print(_cli_terms(str(store.retry_rejects(args.table))))
         rej = store.rejects(args.table)
     print(f"{len(rej):,} quarantined rows")
+    rej["reason"] = rej["reason"].map(lambda r: _cli_terms(r) if isinstance(r, str) else r)
     cols = ["table_name", "kind", "reason_code", "source", "source_row", "reason"]
     _print_frame(rej[cols].head(args.limit))
     return 0
@@ -395,6 +409,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     config = _run_config(args)
     result = run_batch(_db_path(args), config=config, progress=None if not args.quiet else False)
     print(result)
+    print()
+    print(result.summary())  # model quality, churn population, risk bands, CLV parameters
     return 0
 
 
@@ -516,7 +532,41 @@ def _configure_logging(args: argparse.Namespace) -> None:
 def _one_line(exc: BaseException) -> str:
     """The first line of an error's message (rule errors add a caret drawing below it)."""
     lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    return _cli_terms(lines[0]) if lines else type(exc).__name__
+
+
+def _map_flags(match: re.Match[str]) -> str:
+    pairs = re.findall(r"'([^']*)': '([^']*)'", match.group(0))
+    flags = " ".join(f"--map '{src}={dst}'" for src, dst in pairs) or "--map 'SOURCE=CANONICAL'"
+    return f"{flags} (Python: {match.group(0)})"
+
+
+#: Advice written for Python callers, and what a command-line user types instead.
+_CLI_TERMS: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (re.compile(r"store\.rejects\('(\w+)'\)"), r"`crm-analytics rejects --table \1`"),
+    (re.compile(r"store\.retry_rejects\('(\w+)'\)"), r"`crm-analytics rejects --table \1 --retry`"),
+    (re.compile(r"\(unknown_customers='create'\)"), "(--create-customers)"),
+    (re.compile(r"\bunknown_customers='create'"), "--create-customers (Python: unknown_customers='create')"),
+    (re.compile(r"\bcolumn_map=\{[^{}]*\}"), _map_flags),
+    (re.compile(r"\bencoding='([\w-]+)'"), r"--encoding \1 (Python: encoding='\1')"),
+    (re.compile(r"\bpass encoding=(?!')"), "pass --encoding ENCODING; Python: encoding="),
+    (re.compile(r"\bpass date_format=(?!')"), "pass --date-format FMT; Python: date_format="),
+)
+
+
+def _cli_terms(text: str) -> str:
+    """A message for the command line: Python-call advice gets its command-line form.
+
+    >>> print(_cli_terms("reasons: bad_date 1  (see store.rejects('transactions'))"))
+    reasons: bad_date 1  (see `crm-analytics rejects --table transactions`)
+    >>> print(_cli_terms("x.csv: is UTF-16; pass encoding='utf-16' or re-save as UTF-8"))
+    x.csv: is UTF-16; pass --encoding utf-16 (Python: encoding='utf-16') or re-save as UTF-8
+    >>> print(_cli_terms("Rename it or pass column_map={'<yours>': 'customer_id'}"))
+    Rename it or pass --map '<yours>=customer_id' (Python: column_map={'<yours>': 'customer_id'})
+    """
+    for pattern, replacement in _CLI_TERMS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _os_error_line(exc: OSError) -> str:

@@ -272,9 +272,14 @@ class ChurnModel(ClassifierMixin, Estimator):
     calibration : {'isotonic', 'sigmoid'}, default 'isotonic'
     calibration_cutoffs : int, default 2
         How many of the latest training cutoffs serve as calibration sets (forward chaining).
-    risk_thresholds : tuple of float, default (0.2, 0.5)
+    risk_thresholds : 'auto' or tuple of float, default (0.2, 0.5)
         ``risk_band`` is 'high' from the second threshold on, 'medium' from the
-        first, else 'low' (absolute probabilities of churning in the horizon).
+        first, else 'low'. ``'auto'`` calibrates them to the churn base rate
+        ``b`` (the training churn rate, :attr:`base_rate_`): medium from ``b``
+        (above-average risk), high from ``(1 + b) / 2`` (halfway from the base
+        rate to certain churn; 0.55 at b = 0.1, 0.8 at b = 0.6), so "high" is a
+        minority unless churn itself is the rule; the scoring run uses it. A
+        pair gives fixed probabilities.
     clv, satisfaction : bool, default True
         Use BTYD and service/satisfaction features when those modules are installed.
     learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, l2_regularization
@@ -298,6 +303,9 @@ class ChurnModel(ClassifierMixin, Estimator):
         Typical value per feature, the reference of the reasons.
     base_rate_ : float
         Training churn rate.
+    risk_thresholds_ : tuple of float
+        The (medium, high) thresholds in use (``risk_thresholds``, or derived from
+        :attr:`base_rate_` when it is 'auto').
     metrics_, feature_importance_ : pandas.DataFrame
         Back-test metrics and permutation importance saved with the model; never
         set by ``fit`` or :meth:`evaluate` — a caller copies them from a
@@ -340,7 +348,7 @@ class ChurnModel(ClassifierMixin, Estimator):
         cutoffs: Iterable[Any] | None = None,
         calibration: str = "isotonic",
         calibration_cutoffs: int = 2,
-        risk_thresholds: tuple[float, float] = (0.2, 0.5),
+        risk_thresholds: tuple[float, float] | str = (0.2, 0.5),
         clv: bool = True,
         satisfaction: bool = True,
         learning_rate: float = 0.1,
@@ -379,14 +387,16 @@ class ChurnModel(ClassifierMixin, Estimator):
         check_number(owner, "learning_rate", self.learning_rate, low=0, low_open=True)
         check_number(owner, "l2_regularization", self.l2_regularization, low=0)
         th = self.risk_thresholds
-        if (
+        if isinstance(th, str) and th == "auto":
+            pass
+        elif (
             not isinstance(th, (tuple, list))
             or len(th) != 2
             or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in th)
             or not 0 < th[0] < th[1] <= 1
         ):
             raise param_error(owner, "risk_thresholds",
-                              "a pair (medium, high) with 0 < medium < high <= 1", th)
+                              "'auto' or a pair (medium, high) with 0 < medium < high <= 1", th)
         _check_int(owner, "max_examples_per_cutoff", self.max_examples_per_cutoff, 1,
                    allow_none=True)
         _check_bool(owner, "clv", self.clv)
@@ -592,6 +602,12 @@ class ChurnModel(ClassifierMixin, Estimator):
         self.classes_ = self.estimator_.classes_
         self.base_rate_ = self._positive_rate(y)
 
+    @property
+    def risk_thresholds_(self) -> tuple[float, float]:
+        """(medium, high) thresholds of the risk bands (see ``risk_thresholds``)."""
+        self.check_fitted()
+        return risk_thresholds_for(self.risk_thresholds, self.base_rate_)
+
     def _positive_rate(self, y: np.ndarray) -> float:
         positive = np.unique(y)[-1]
         return float(np.mean(np.asarray(y) == positive))
@@ -705,8 +721,40 @@ class ChurnModel(ClassifierMixin, Estimator):
         prepared = self._prepare(frame)
         return self._explain_prepared(prepared, frame, self._proba(prepared))
 
+    def _scorer_proba(self, scorer: str, store: Any, as_of: Any,
+                      build: FeatureBuild) -> Any:
+        """A function: prepared feature rows -> churn probability of ``scorer``.
+
+        The BG/NBD baseline scores the whole population with the exact BG/NBD
+        probability of no purchase; rows changed for the reasons (other
+        values of P(alive) and expected purchases) use its Poisson form.
+        """
+        if scorer == "model":
+            return self._proba
+        if scorer == "recency_rule":
+            rule = self.recency_rule_
+            return lambda frame: rule.predict_proba(frame["recency_days"].to_numpy(dtype=float))
+        if scorer == "logistic":
+            cats = list(self.categories_)
+            return lambda frame: self.logistic_.predict_proba(
+                baselines.logistic_frame(frame, cats))[:, 1]
+        found = self._bgnbd_baseline(store, to_date(as_of), build)
+        if found is None:
+            raise InputError("score: the BG/NBD baseline is not available at this date")
+        exact = pd.Series(found[0], index=build.frame.index)
+
+        def bgnbd(frame: pd.DataFrame) -> np.ndarray:
+            if {"btyd_p_alive", "btyd_expected_purchases"} <= set(frame.columns):
+                return baselines.bgnbd_churn_probability(
+                    frame["btyd_p_alive"].to_numpy(dtype=float),
+                    frame["btyd_expected_purchases"].to_numpy(dtype=float))
+            return exact.reindex(frame.index).to_numpy()
+        bgnbd.exact = exact  # type: ignore[attr-defined]
+        return bgnbd
+
     def _explain_prepared(
-        self, prepared: pd.DataFrame, raw: pd.DataFrame, proba: np.ndarray
+        self, prepared: pd.DataFrame, raw: pd.DataFrame, proba: np.ndarray,
+        predict: Any = None,
     ) -> pd.DataFrame:
         """Reasons for rows already prepared for the estimator.
 
@@ -719,9 +767,12 @@ class ChurnModel(ClassifierMixin, Estimator):
         def member_proba(frame: pd.DataFrame) -> np.ndarray:
             return member.predict_proba(self._estimator_input(frame))[:, 1]
 
+        if predict is not None:
+            member_proba = predict
+
         return explain(
             member_proba, prepared, raw, proba, self.typical_values_,
-            horizon_days=self.horizon_days,
+            horizon_days=self.horizon_days, high=self.risk_thresholds_[1],
         )
 
     def _clv_values(self, build: FeatureBuild, index: pd.Index) -> np.ndarray:
@@ -987,7 +1038,8 @@ def _is_numeric_text(col: pd.Series) -> bool:
 
 
 @limits_threads
-def score(model: ChurnModel, store: Any, as_of: Any, *, reasons: bool = True) -> pd.DataFrame:
+def score(model: ChurnModel, store: Any, as_of: Any, *, reasons: bool = True,
+          scorer: str = "model") -> pd.DataFrame:
     """Churn scores of the customers of ``store`` active at ``as_of``.
 
     Parameters
@@ -1001,6 +1053,11 @@ def score(model: ChurnModel, store: Any, as_of: Any, *, reasons: bool = True) ->
         Add ``reason_1..3``. The costliest part on large populations: one
         pass of the model per relevant feature group (see
         :mod:`crm_analytics.churn.reasons`).
+    scorer : {'model', 'recency_rule', 'logistic', 'bgnbd'}, default 'model'
+        Score with the model or with one of the baselines fitted with it (a
+        run does so when its back-test shows that baseline is as good:
+        :func:`crm_analytics.scoring.models.choose_scorer`). Reasons then
+        explain that scorer's probability.
 
     Returns
     -------
@@ -1021,12 +1078,16 @@ def score(model: ChurnModel, store: Any, as_of: Any, *, reasons: bool = True) ->
     model._require_store_mode("churn.score(model, store, as_of)")
     if as_of is None:
         raise InputError("score(model, store, as_of) needs the scoring date as_of")
+    if scorer not in SCORERS:
+        raise InputError(f"score: scorer must be one of {', '.join(SCORERS)}; got {scorer!r}")
     build = model._features(store, as_of)
     model._check_columns(build.frame)
     prepared = model._prepare(build.frame)
-    proba = model._proba(prepared)
+    predict = model._scorer_proba(scorer, store, as_of, build)
+    exact = getattr(predict, "exact", None)
+    proba = exact.to_numpy() if exact is not None else predict(prepared)
     out = pd.DataFrame({"churn_probability": proba}, index=build.frame.index)
-    low, high = model.risk_thresholds
+    low, high = model.risk_thresholds_
     band = np.where(proba >= high, "high", np.where(proba >= low, "medium", "low"))
     out["risk_band"] = pd.Categorical(band, categories=list(RISK_BANDS), ordered=True)
     clv = model._clv_values(build, out.index)
@@ -1034,9 +1095,33 @@ def score(model: ChurnModel, store: Any, as_of: Any, *, reasons: bool = True) ->
     out["revenue_at_risk"] = proba * clv
     out["revenue_at_risk_basis"] = "clv_365d" if np.isfinite(clv).any() else "unavailable"
     if reasons:
-        why = model._explain_prepared(prepared, build.frame, proba)
+        why = model._explain_prepared(prepared, build.frame, proba,
+                                      None if scorer == "model" else predict)
         out = out.join(why[["reason_1", "reason_2", "reason_3"]])
     return out
+
+
+def risk_thresholds_for(setting: Any, base_rate: float) -> tuple[float, float]:
+    """(medium, high) risk thresholds: a fixed pair, or 'auto' from the churn base rate.
+
+    'auto': medium from the base rate ``b``, high from ``(1 + b) / 2``.
+
+    Examples
+    --------
+    >>> risk_thresholds_for("auto", 0.2)
+    (0.2, 0.6)
+    >>> risk_thresholds_for((0.2, 0.5), 0.9)
+    (0.2, 0.5)
+    """
+    if isinstance(setting, str):
+        b = float(np.clip(base_rate if np.isfinite(base_rate) else 0.5, 0.01, 0.98))
+        return round(b, 4), round((1.0 + b) / 2.0, 4)
+    low, high = setting
+    return float(low), float(high)
+
+
+#: What :func:`score` can score with: the model or one of its baselines.
+SCORERS = ("model", "recency_rule", "logistic", "bgnbd")
 
 
 def _is_training_set(X: Any) -> bool:

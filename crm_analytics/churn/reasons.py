@@ -22,7 +22,11 @@ risky side (longer silence, fewer purchases, falling spend, SLA breaches, NPS
 of 8 or less, ...; see ``_RISKY``), so the model's interactions never produce
 "NPS score 10" as a reason. A customer with no such group gets the reason "no
 single risk factor stands out (...)", so every customer with a score has at
-least one reason.
+least one reason — except a customer at high risk (probability at or above
+the ``high`` threshold of :func:`explain`): their first reason always names a
+factor, the group with the largest contribution whatever its side (or, when
+no group moves the probability, the purchase silence — recency — that every
+churn probability rests on).
 """
 
 from __future__ import annotations
@@ -143,6 +147,7 @@ def explain(
     horizon_days: int,
     n_reasons: int = 3,
     batch_size: int = 100_000,
+    high: float | None = None,
 ) -> pd.DataFrame:
     """Top ``n_reasons`` reasons per row, as text, with the contributions behind them.
 
@@ -161,6 +166,10 @@ def explain(
         Typical value per feature (see :func:`typical_values`).
     horizon_days : int
         Used in the wording.
+    high : float, optional
+        The high-risk threshold: a row whose ``probability`` reaches it never
+        gets the generic "no single risk factor stands out" as first reason;
+        it gets the factor with the largest contribution instead.
 
     Returns
     -------
@@ -215,6 +224,14 @@ def explain(
         if rank == 0:
             # Nothing stands out: the risk is that of a typical customer.
             none = np.flatnonzero(~valid[:, 0]) if k else np.arange(n)
+            if high is not None and none.size and names:
+                risky = np.asarray(probability, dtype=float)[none] >= high
+                named = none[risky]
+                none = none[~risky]
+                if named.size:
+                    text[named], group[named] = _largest_factor(
+                        predict_proba, X_model.iloc[named], X_raw.iloc[named], base[named],
+                        groups, typical, eligible[named], horizon_days, batch_size)
             text[none] = _typical_reason(probability[none], horizon_days)
             group[none] = "typical"
         out[f"reason_{rank + 1}"] = text
@@ -270,6 +287,42 @@ def _contributions(
                     probe[col] = probe[col].astype(dtype)
             out[lo + rows, j] = base[rows] - predict_proba(probe)
     return out
+
+
+#: Groups that name a high-risk customer's first reason when no group moves the
+#: probability (in this order, the first present): the facts every churn risk rests on.
+_FALLBACK_GROUPS = ("recency", "btyd", "activity", "rhythm", "tenure")
+
+
+def _largest_factor(
+    predict_proba: Callable[[pd.DataFrame], np.ndarray],
+    X: pd.DataFrame,
+    raw: pd.DataFrame,
+    base: np.ndarray,
+    groups: dict[str, list[str]],
+    typical: dict[str, Any],
+    eligible: np.ndarray,
+    horizon_days: int,
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(text, group) of the largest contribution per row, however small.
+
+    For high-risk rows where no group reaches :data:`MIN_CONTRIBUTION`: the
+    group on the risky side whose reset to typical lowers the probability most;
+    when none lowers it, the first of :data:`_FALLBACK_GROUPS` present
+    (recency: how long since the last purchase).
+    """
+    names = list(groups)
+    contrib = _contributions(predict_proba, X, base, groups, typical, eligible, batch_size)
+    best = np.argmax(contrib, axis=1)
+    positive = contrib[np.arange(len(X)), best] > 0
+    fallback = next((g for g in _FALLBACK_GROUPS if g in groups), names[0])
+    chosen = np.where(positive, np.asarray(names, dtype=object)[best], fallback)
+    text = np.full(len(X), "", dtype=object)
+    for name in np.unique(chosen):
+        rows = np.flatnonzero(chosen == name)
+        text[rows] = _render(str(name), raw.iloc[rows], typical, horizon_days)
+    return text, chosen.astype(object)
 
 
 # --------------------------------------------------------------------------- wording

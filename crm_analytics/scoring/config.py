@@ -50,8 +50,16 @@ class RunConfig:
         ``bgnbd``, ``pareto_nbd`` or ``mbgnbd``.
     churn_horizon_days : int
         A customer churns if they make no purchase in this many days after as_of.
-    churn_active_days : int
+    churn_active_days : int or str
         Only customers with a purchase in this many days before as_of are scored.
+        ``auto`` (the default): four times the customers' median gap between
+        purchase days, rounded up to whole 30 days, at least twice the churn
+        horizon and at most 730 days (see
+        :func:`crm_analytics.scoring.models.auto_active_days`).
+    churn_fallback_margin : float
+        The churn model scores only when its back-test ROC AUC beats the best
+        baseline's by at least this much; otherwise the run scores with that
+        baseline and says so.
     churn_training_months : int
         Number of monthly training cutoffs (ending ``churn_horizon_days`` before as_of).
     model_dir : str
@@ -78,6 +86,10 @@ class RunConfig:
         Successful runs whose customer scores are kept (older ones are pruned).
     dashboard_dir : str
         If set, dashboards are written there after each successful run.
+    currency : str
+        Currency of the amounts in the store (``EUR`` by default; an ISO 4217
+        code such as ``USD``), shown with every money value on the dashboards.
+        Stored with the run, so an old run's dashboard keeps its currency.
     busy_timeout : float
         Seconds to wait for the store while another process writes it.
     memory_limit : str
@@ -99,7 +111,8 @@ class RunConfig:
     annual_discount_rate: float = 0.10
     purchase_model: str = "bgnbd"
     churn_horizon_days: int = 90
-    churn_active_days: int = 365
+    churn_active_days: int | str = "auto"
+    churn_fallback_margin: float = 0.005
     churn_training_months: int = 12
     model_dir: str = ""
     model_max_age_days: int = 30
@@ -112,6 +125,7 @@ class RunConfig:
     csat_item: str = "csat"
     keep_runs: int = 30
     dashboard_dir: str = ""
+    currency: str = "EUR"
     busy_timeout: float = 300.0
     memory_limit: str = ""
     threads: int = 0
@@ -135,7 +149,7 @@ class RunConfig:
 INT_RANGES: dict[str, tuple[int, int, str]] = {
     "clv_horizon_days": (1, 3650, "a whole number of days"),
     "churn_horizon_days": (1, 730, "a whole number of days"),
-    "churn_active_days": (1, 3650, "a whole number of days"),
+    "churn_active_days": (1, 3650, "a whole number of days"),  # or "auto"
     "churn_training_months": (1, 60, "a whole number of months"),
     "model_max_age_days": (0, 3650, "a whole number of days"),
     "min_n": (1, 1_000_000, "a whole number of responses"),
@@ -147,6 +161,7 @@ INT_RANGES: dict[str, tuple[int, int, str]] = {
 FLOAT_RANGES: dict[str, tuple[float, float, bool, str]] = {
     "annual_discount_rate": (0.0, 1.0, False, "a rate"),
     "busy_timeout": (0.0, 86_400.0, True, "a number of seconds"),
+    "churn_fallback_margin": (0.0, 0.5, True, "an ROC AUC margin"),
 }
 #: Float options that must be positive and finite (no upper bound).
 POSITIVE_FLOATS = ("large_employees", "large_revenue")
@@ -166,7 +181,8 @@ def _rule(name: str) -> str:
     """What option ``name`` must be, in the words of the error messages."""
     if name in INT_RANGES:
         low, high, what = INT_RANGES[name]
-        return f"{what} in [{low}, {high}]"
+        auto = " or 'auto'" if name == "churn_active_days" else ""
+        return f"{what} in [{low}, {high}]{auto}"
     if name in FLOAT_RANGES:
         low, high, closed, what = FLOAT_RANGES[name]
         return f"{what} in [{low:g}, {high:g}{']' if closed else ')'}"
@@ -221,6 +237,10 @@ def _coerce(name: str, value: Any, target: type | str) -> Any:
         return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
     if name == "needs_segments" and isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if name == "churn_active_days":
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        return _coerce(name, value, "int")
     if not isinstance(value, str):
         raise _bad(name, value, "text")
     text = value.strip()
@@ -279,7 +299,8 @@ def load_config(
     kinds = {"as_of": "str", "model_dir": "str", "memory_limit": "str", "dashboard_dir": "str",
              "needs_segments": "str", "purchase_model": "str", "steps": "list", "retrain": "bool",
              "nps_item": "str", "csat_item": "str",
-             "large_employees": "float", "large_revenue": "float", "busy_timeout": "float"}
+             "large_employees": "float", "large_revenue": "float", "busy_timeout": "float",
+             "churn_active_days": "active_days", "churn_fallback_margin": "float"}
     out = {}
     for key, value in values.items():
         default = getattr(RunConfig(), key)
@@ -332,6 +353,8 @@ def validate_config(c: RunConfig) -> None:
 
     for name, (low, high, _) in INT_RANGES.items():
         value = getattr(c, name)
+        if name == "churn_active_days" and value == "auto":
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise _bad(name, value)
     for name, (low, high, closed, _) in FLOAT_RANGES.items():
@@ -368,6 +391,8 @@ def validate_config(c: RunConfig) -> None:
         value = getattr(c, name)
         if not isinstance(value, str) or not value.strip():
             raise _bad(name, value, "the name of a survey item, such as 'nps'")
+    if not isinstance(c.currency, str) or not 1 <= len(c.currency.strip()) <= 8:
+        raise _bad("currency", c.currency, "a currency code such as 'EUR' or 'USD'")
     _check_folder("model_dir", c.model_dir)
     _check_folder("dashboard_dir", c.dashboard_dir)
     unknown = [s for s in c.steps if s not in STEP_NAMES]
@@ -384,7 +409,8 @@ clv_horizon_days = 365
 annual_discount_rate = 0.10
 purchase_model = "bgnbd"      # bgnbd | pareto_nbd | mbgnbd
 churn_horizon_days = 90
-churn_active_days = 365
+churn_active_days = "auto"     # auto: 4x the median gap between purchase days, 2x horizon..730
+churn_fallback_margin = 0.005 # the model must beat the best baseline's back-test AUC by this
 churn_training_months = 12
 model_dir = ""                # empty: models/<store_id>/ beside the store file
 model_max_age_days = 30
@@ -397,6 +423,7 @@ nps_item = "nps"              # survey item of the 0-10 recommendation question
 csat_item = "csat"            # survey item of the CSAT question
 keep_runs = 30
 dashboard_dir = ""            # set to publish dashboards after every run
+currency = "EUR"              # ISO 4217 code of the amounts, shown on the dashboards
 busy_timeout = 300
 memory_limit = ""             # e.g. "2GB"; empty: a quarter of RAM, 1-8 GB
 threads = 0                   # 0: the free cores; one count for DuckDB, OpenMP and BLAS

@@ -42,6 +42,109 @@ from crm_analytics.scoring.context import RunContext
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "churn_model.skops"
+#: ``churn_active_days = "auto"``: this many median gaps between purchase days, in whole
+#: 30-day months, at least ``AUTO_MIN_HORIZONS`` churn horizons and at most ``AUTO_MAX_DAYS``.
+AUTO_GAPS = 4
+AUTO_MIN_HORIZONS = 2
+AUTO_MAX_DAYS = 730
+#: Baselines in order of simplicity (a tie goes to the simpler one).
+BASELINES = ("recency_rule", "bgnbd", "logistic")
+
+_GAP_SQL = """
+WITH days AS (
+    SELECT DISTINCT customer_id, CAST(transaction_date AS DATE) AS day
+    FROM transactions WHERE amount > 0 AND transaction_date < $cutoff
+), gaps AS (
+    SELECT customer_id,
+           day - LAG(day) OVER (PARTITION BY customer_id ORDER BY day) AS gap
+    FROM days
+), per_customer AS (
+    SELECT customer_id, MEDIAN(gap) AS gap FROM gaps WHERE gap IS NOT NULL GROUP BY customer_id
+)
+SELECT MEDIAN(gap) AS median_gap, COUNT(*) AS customers FROM per_customer
+"""
+
+
+def auto_active_days(store: Any, as_of: Any, horizon_days: int) -> tuple[int, str]:
+    """The activity window of ``churn_active_days = "auto"`` and how it was chosen.
+
+    ``AUTO_GAPS`` (4) times the median, over repeat buyers, of each customer's
+    median gap between purchase days (data up to ``as_of``), rounded up to whole
+    30 days, then bounded to ``[AUTO_MIN_HORIZONS * horizon_days, AUTO_MAX_DAYS]``
+    (180..730 days with the 90-day horizon): a customer silent for four usual
+    gaps has left already (win-back, not churn prevention), and the window is
+    never shorter than two horizons nor longer than two years. Without repeat
+    buyers the window is 365 days.
+    """
+    from crm_analytics.core.timeutils import as_of_params
+
+    low = AUTO_MIN_HORIZONS * horizon_days
+    row = store.sql(_GAP_SQL, {"cutoff": as_of_params(as_of)["cutoff"]}).iloc[0]
+    gap = row["median_gap"]
+    if gap is None or pd.isna(gap) or int(row["customers"]) == 0:
+        days = min(max(365, low), AUTO_MAX_DAYS)
+        return days, f"auto: no repeat buyers up to {as_of}, {days} days"
+    raw = AUTO_GAPS * float(gap)
+    days = int(min(max(30 * -(-raw // 30), low), max(AUTO_MAX_DAYS, low)))
+    return days, (f"auto: {AUTO_GAPS} x the median gap between purchase days ({float(gap):.0f} "
+                  f"days, {int(row['customers']):,} repeat buyers) = {raw:.0f}, in whole months, "
+                  f"bounded to [{low}, {max(AUTO_MAX_DAYS, low)}] -> {days} days")
+
+
+def active_days(ctx: RunContext) -> int:
+    """The run's churn activity window: ``churn_active_days``, or derived from the data (auto)."""
+    known = ctx.artifacts.get("churn_active_days")
+    if known:
+        return int(known)
+    cfg = ctx.config
+    if cfg.churn_active_days == "auto":
+        days, how = auto_active_days(ctx.store, ctx.as_of, cfg.churn_horizon_days)
+    else:
+        days, how = int(cfg.churn_active_days), "set in the configuration"
+    ctx.artifacts["churn_active_days"] = days
+    ctx.metrics["churn_population"] = {
+        "active_days": days, "horizon_days": cfg.churn_horizon_days, "how": how,
+        "horizon_how": "churn_horizon_days (configuration)",
+    }
+    return days
+
+
+def choose_scorer(metrics: Any, margin: float) -> tuple[str, str]:
+    """Which scorer a run uses, given the back-test table: ``"model"`` or a baseline.
+
+    The churn model scores when its back-test ROC AUC beats every baseline's by
+    at least ``margin``; otherwise the best baseline (highest AUC; a tie goes
+    to the simpler one, :data:`BASELINES` order) scores. Returns the name and a
+    sentence saying why.
+    """
+    if not isinstance(metrics, pd.DataFrame) or "roc_auc" not in metrics.columns \
+            or "model" not in metrics.index:
+        return "model", "no back-test to compare with"
+    auc = pd.to_numeric(metrics["roc_auc"], errors="coerce")
+    present = [b for b in BASELINES if b in auc.index and pd.notna(auc[b])]
+    if not present or pd.isna(auc["model"]):
+        return "model", "no baseline in the back-test"
+    best = max(present, key=lambda b: (round(float(auc[b]), 4), -BASELINES.index(b)))
+    lead = float(auc["model"]) - float(auc[best])
+    from crm_analytics.churn.metrics import display_name
+
+    if lead >= margin:
+        return "model", (f"churn model back-test ROC AUC {auc['model']:.3f} beats the best "
+                         f"baseline ({display_name(best)}, {auc[best]:.3f}) by {lead:+.3f}")
+    return best, (f"a baseline is as good as the churn model: {display_name(best)} has back-test "
+                  f"ROC AUC {auc[best]:.3f}, the model {auc['model']:.3f} (needs a lead of "
+                  f"{margin:.3f}); scoring with {display_name(best)}")
+
+
+def record_scorer(ctx: RunContext, metrics: Any) -> str:
+    """Choose the run's scorer from the back-test, record it in metrics and notes."""
+    name, why = choose_scorer(metrics, ctx.config.churn_fallback_margin)
+    ctx.metrics["churn_scorer"] = {"scorer": name, "why": why,
+                                   "margin": ctx.config.churn_fallback_margin}
+    if name != "model":
+        ctx.notes.append(why)
+    ctx.artifacts["churn_scorer"] = name
+    return name
 _STORE_ID_SQL = "SELECT min(value) AS store_id FROM store_meta WHERE key = 'store_id'"
 
 
@@ -107,9 +210,12 @@ def _why_not_reuse(model: Any, ctx: RunContext, path: Path) -> str | None:
     if getattr(model, "horizon_days", None) != cfg.churn_horizon_days:
         return (f"churn model {path} has horizon_days {getattr(model, 'horizon_days', None)}, "
                 f"the run {cfg.churn_horizon_days}; refit")
-    if getattr(model, "active_days", None) != cfg.churn_active_days:
+    if getattr(model, "active_days", None) != active_days(ctx):
         return (f"churn model {path} has active_days {getattr(model, 'active_days', None)}, "
-                f"the run {cfg.churn_active_days}; refit")
+                f"the run {active_days(ctx)}; refit")
+    if getattr(model, "risk_thresholds", None) != "auto":
+        return (f"churn model {path} has fixed risk thresholds {model.risk_thresholds}; "
+                "refit with bands calibrated to the base rate")
     end = getattr(model, "label_window_end_", None)
     if end is None or end > ctx.as_of:
         return (f"churn model {path} was trained on data through {end}, after as_of "
@@ -129,6 +235,7 @@ def _reuse(ctx: RunContext, model: Any, path: Path) -> Any:
     if isinstance(backtest, pd.DataFrame):
         ctx.results["churn_evaluation"] = backtest
         ctx.metrics["churn_backtest"] = _evaluation_metrics(backtest)
+    record_scorer(ctx, backtest)
     importance = getattr(model, "feature_importance_", None)
     if isinstance(importance, pd.DataFrame):
         ctx.results["churn_feature_importance"] = importance
@@ -158,7 +265,7 @@ def _labels(ctx: RunContext, cutoffs: list[dt.date]) -> dict[dt.date, pd.Series]
     """Churn labels (customers active at each cutoff) with the run's horizon and activity window."""
     cfg = ctx.config
     return {c: churn.build_labels(ctx.store, c, horizon_days=cfg.churn_horizon_days,
-                                  active_days=cfg.churn_active_days, data_through=ctx.as_of)
+                                  active_days=active_days(ctx), data_through=ctx.as_of)
             for c in cutoffs}
 
 
@@ -212,8 +319,9 @@ def churn_model_for_run(ctx: RunContext) -> Any | None:
     # Cutoffs before the store's history begins have nobody to learn from.
     backtest_cutoffs = [c for c in _last_cutoffs(backtest_at, horizon, months) if len(labels[c])]
     deploy_cutoffs = [c for c in _last_cutoffs(ctx.as_of, horizon, months) if len(labels[c])]
-    params = {"horizon_days": horizon, "active_days": cfg.churn_active_days,
-              "random_state": cfg.seed}
+    # Risk bands calibrated to the churn base rate (see ChurnModel's risk_thresholds).
+    params = {"horizon_days": horizon, "active_days": active_days(ctx),
+              "random_state": cfg.seed, "risk_thresholds": "auto"}
     calibration = churn.ChurnModel(**params).calibration_cutoffs
     if months < 2:
         ctx.skip("churn", f"churn_training_months is {months}; the churn model needs at least "
@@ -249,6 +357,8 @@ def churn_model_for_run(ctx: RunContext) -> Any | None:
     table = _evaluation_table(evaluation)
     ctx.results["churn_evaluation"] = table
     ctx.metrics["churn_backtest"] = _evaluation_metrics(table)
+    ctx.metrics["churn_base_rate"] = float(evaluation.base_rate)
+    record_scorer(ctx, evaluation.metrics)
     # A backfill's model never replaces a cached model trained on later data.
     newer = cached is not None and cached.label_window_end_ > model.label_window_end_
     ctx.metrics["churn_model"] = {

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm_analytics.core.summary import Summary
 from crm_analytics.core.timeutils import to_date
 from crm_analytics.dashboards import write_dashboards
 from crm_analytics.errors import InputError, RunError, StoreBusyError
@@ -83,6 +84,70 @@ class RunResult:
         if self.dashboard_dir:
             lines.append(f"  dashboards: {self.dashboard_dir}")
         return "\n".join(lines)
+
+    def summary(self) -> Summary:
+        """What the run did and how good its models are, for the analyst's first look.
+
+        Facts: customers scored, steps and seconds, the churn population and
+        horizon (and how they were chosen), the risk-band rule, which scorer
+        scored churn (the model or a baseline as good) and why; the table is
+        the churn back-test — the model next to each baseline (no purchase in
+        N days, logistic regression, BG/NBD) with ROC AUC, PR AUC and Brier —
+        with the grade; the CLV model's parameters; skipped steps and notes.
+        """
+        return run_summary(self)
+
+
+def run_summary(result: RunResult) -> Summary:
+    """The :class:`~crm_analytics.core.summary.Summary` of a run (see :meth:`RunResult.summary`)."""
+    from crm_analytics.churn.metrics import display_name, grade
+
+    m = result.metrics or {}
+    steps = ", ".join(f"{k} {v:.1f}s" for k, v in result.step_seconds.items())
+    facts = [
+        ("run", f"{result.run_id} ({result.status})"),
+        ("as of", str(result.as_of)),
+        ("customers scored", f"{result.customers:,}"),
+        ("seconds", f"{result.seconds:.1f} ({steps})"),
+    ]
+    population = m.get("churn_population")
+    if population:
+        facts.append(("churn population",
+                      f"bought in the last {population['active_days']} days "
+                      f"({population['how']})"))
+        facts.append(("churn horizon", f"no purchase in the next {population['horizon_days']} "
+                                       f"days ({population['horizon_how']})"))
+    bands = m.get("churn_risk_bands")
+    if bands:
+        facts.append(("risk bands", f"medium from {bands['medium_from']:.2f}, high from "
+                                    f"{bands['high_from']:.2f} ({bands['rule']}); "
+                                    f"{bands['high_share']:.1%} high"))
+    table = pd.DataFrame()
+    backtest = m.get("churn_backtest")
+    if isinstance(backtest, dict) and backtest:
+        frame = pd.DataFrame(backtest).T
+        cols = [c for c in ("roc_auc", "pr_auc", "brier") if c in frame.columns]
+        table = frame[cols].apply(pd.to_numeric, errors="coerce")
+        table.index = [display_name(str(i)) for i in table.index]
+        table.index.name = "churn back-test"
+        with contextlib.suppress(KeyError, ValueError, TypeError):
+            graded = grade(frame[cols].apply(pd.to_numeric, errors="coerce"))
+            facts.append(("churn grade", f"{graded} (model vs best baseline)"))
+    scorer = m.get("churn_scorer")
+    if scorer:
+        facts.append(("churn scored with", f"{display_name(scorer['scorer'])}: {scorer['why']}"))
+    model = m.get("churn_model")
+    if model:
+        facts.append(("churn model", f"{'refit' if model.get('retrained') else 'reused'}, "
+                                     f"label window ends {model.get('label_window_end')}"))
+    extra = []
+    clv = m.get("clv")
+    if isinstance(clv, dict) and clv.get("params"):
+        extra.append(("CLV model parameters", pd.DataFrame(
+            {"value": pd.Series(clv["params"], dtype=float)})))
+    notes = [f"skipped {what}: {why}" for what, why in result.skipped.items()]
+    notes += [n for n in result.notes if n != (scorer or {}).get("why")]
+    return Summary(f"Scoring run as of {result.as_of}", facts, table, notes, extra)
 
 
 def _first(frame: pd.DataFrame | None, column: str) -> float:
@@ -538,4 +603,12 @@ def train_churn_model(
                 target.close()
     info = ctx.metrics.get("churn_model", {})
     cutoffs = info.get("training_cutoffs")
-    return f"churn model trained as of {day} on cutoffs {cutoffs} -> {info.get('source')}"
+    head = f"churn model trained as of {day} on cutoffs {cutoffs} -> {info.get('source')}"
+    report = RunResult(run_id=ctx.run_id, as_of=day, status="trained", customers=0, seconds=0.0,
+                       step_seconds={}, metrics=ctx.metrics, notes=ctx.notes)
+    summary = run_summary(report)
+    keep = ("churn population", "churn horizon", "churn grade", "churn scored with")
+    summary.facts = [(k, v) for k, v in summary.facts if k in keep]
+    summary.extra_tables = []
+    summary.title = "Churn back-test"
+    return f"{head}\n{summary}"

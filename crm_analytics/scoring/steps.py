@@ -127,7 +127,16 @@ def step_churn(ctx: RunContext) -> None:
     model = churn_model_for_run(ctx)
     if model is None:  # skipped (too little history), the reason recorded
         return
-    scores = churn.score(model, ctx.store, ctx.as_of)
+    # The back-test decided the scorer: the model, or a baseline that is as good.
+    scorer = ctx.artifacts.get("churn_scorer", "model")
+    scores = churn.score(model, ctx.store, ctx.as_of, scorer=scorer)
+    low, high = model.risk_thresholds_
+    ctx.metrics["churn_risk_bands"] = {
+        "medium_from": low, "high_from": high, "base_rate": float(model.base_rate_),
+        "rule": ("medium from the training churn base rate b, high from (1 + b) / 2"
+                 if model.risk_thresholds == "auto" else "fixed risk_thresholds"),
+        "high_share": float((scores["risk_band"] == "high").mean()) if len(scores) else 0.0,
+    }
     if "clv" in ctx.scores.columns:
         # Revenue at risk on the run's own CLV, so the dashboard's numbers agree.
         clv = ctx.scores["clv"].reindex(scores.index)

@@ -1007,12 +1007,22 @@ def _reject_constant(constant: str) -> Any:
     raise ValueError(f"'meta' holds {constant}, not a finite number")
 
 
+_UNKNOWN = "Unknown"
+
+
 def _describe(profile: pd.Series, overall: pd.Series) -> str:
-    """A segment name from its mean profile, e.g. ``'Hardware-heavy · EMEA · online'``."""
+    """A segment name from its mean profile, e.g. ``'Hardware-heavy · EMEA · online'``.
+
+    Values the data do not hold ("Unknown" category, channel or region) never
+    name a segment; without category or channel data the name comes from the
+    rest of the profile: cadence ("Frequent buyers" / "Occasional buyers"),
+    region and service intensity ("high service").
+    """
     parts = []
-    spend = profile[[c for c in profile.index if c.startswith(SPEND_PREFIX)]].sort_values(
-        ascending=False, kind="stable")
-    if len(spend):
+    spend_cols = [c for c in profile.index
+                  if c.startswith(SPEND_PREFIX) and c != SPEND_PREFIX + _UNKNOWN]
+    spend = profile[spend_cols].sort_values(ascending=False, kind="stable")
+    if len(spend) and spend.iloc[0] > 0:
         top = [c[len(SPEND_PREFIX):] for c in spend.index[:2]]
         second = spend.iloc[1] if len(spend) > 1 else 0.0
         # "Heavy" needs one clear favourite; two strong categories name the segment together.
@@ -1022,16 +1032,48 @@ def _describe(profile: pd.Series, overall: pd.Series) -> str:
             parts.append(f"{top[0]} + {top[1]}")
         else:
             parts.append("Mixed categories")
+    else:
+        parts.append(_cadence(profile, overall))
     regions = [c for c in profile.index if c.startswith(REGION_PREFIX) and c != REGION_PREFIX + "Unknown"]
     if regions:
         lift = (profile[regions] / overall[regions].where(overall[regions] > 0)).dropna()
         # A region names the segment only when clearly over-represented in it.
         if len(lift) and lift.max() >= 1.2:
             parts.append(lift.idxmax()[len(REGION_PREFIX):])
-    channels = profile[[c for c in profile.index if c.startswith(CHANNEL_PREFIX)]]
+    channels = profile[[c for c in profile.index
+                        if c.startswith(CHANNEL_PREFIX) and c != CHANNEL_PREFIX + _UNKNOWN]]
     if len(channels) and channels.max() > 0:
         parts.append(channels.idxmax()[len(CHANNEL_PREFIX):].replace("_", " "))
+    if len(spend_cols) == 0 or not (len(spend) and spend.iloc[0] > 0):
+        service = _service(profile, overall)
+        if service:
+            parts.append(service)
     return " · ".join(parts) or "Segment"
+
+
+def _ratio(profile: pd.Series, overall: pd.Series, column: str) -> float:
+    if column not in profile.index or column not in overall.index:
+        return float("nan")
+    base = float(overall[column])
+    return float(profile[column]) / base if base > 0 else float("nan")
+
+
+def _cadence(profile: pd.Series, overall: pd.Series) -> str:
+    """'Frequent buyers', 'Regular buyers' or 'Occasional buyers' (purchases a year vs all)."""
+    ratio = _ratio(profile, overall, CADENCE)
+    per_year = float(profile.get(CADENCE, float("nan")))
+    if np.isnan(ratio):
+        return "All buyers"
+    label = ("Frequent buyers" if ratio >= 1.5 else "Occasional buyers" if ratio <= 0.67
+             else "Regular buyers")
+    return f"{label} ({per_year:.1f}/yr)" if np.isfinite(per_year) else label
+
+
+def _service(profile: pd.Series, overall: pd.Series) -> str:
+    ratio = _ratio(profile, overall, SERVICE)
+    if np.isnan(ratio):
+        return ""
+    return "high service" if ratio >= 1.5 else "low service" if ratio <= 0.5 else ""
 
 
 def _unique(names: list[str], ids: list[int]) -> list[str]:

@@ -16,7 +16,18 @@ scored here:
 Only customers with at least one purchase on or before ``as_of`` are scored;
 the others get no scores and the segment ``"No purchases"``.
 
-Each score is a quintile of the percent rank among scored customers,
+**Who the quintiles are taken over.** R, F and M are quintiles among the
+customers *active in the window* (a purchase day in the ``window_days`` before
+``as_of``). A customer whose last purchase is older scores 1 on all three
+(cell "Lost"): on a base where most buyers lapsed long ago, quintiles over
+everyone collapse — with 60 % of customers at zero purchase days, a single
+purchase day in a year ranks at 0.6 and scored F = 4, and R = 4 meant six to
+twelve months of silence, so one-time buyers who had stopped became "Loyal"
+(on the demo data 99 % of them at high churn risk, the generator's true churn
+probability 0.88). Among the active, the scores rank who buys recently, often
+and much.
+
+Each score is a quintile of the percent rank among the active customers,
 ``percent_rank = (number of customers with a strictly worse value) / (n - 1)``
 (SQL ``PERCENT_RANK``; 0 when n = 1), ``score = min(5, 1 + floor(5 * percent_rank))``,
 so 5 is best. Shorter recency is better; more purchase days and more spend are
@@ -157,12 +168,18 @@ def rfm_segments(store: Any, as_of: Any, *, window_days: int = 365) -> pd.DataFr
     out["recency_days"] = raw["recency_days"].astype("Int64")
     out[freq_col] = raw["purchase_days_window"].astype("Int64").where(bought)
     out[spend_col] = raw["net_spend_window"].astype(float).where(bought)
+    # Quintiles among the customers active in the window; lapsed buyers score 1 (Lost).
+    active = scored[scored["purchase_days_window"] > 0]
     for column, source, better in (
-        ("r_score", scored["recency_days"], False),
-        ("f_score", scored["purchase_days_window"], True),
-        ("m_score", scored["net_spend_window"], True),
+        ("r_score", active["recency_days"], False),
+        ("f_score", active["purchase_days_window"], True),
+        ("m_score", active["net_spend_window"], True),
     ):
-        out[column] = rfm_scores(source, higher_is_better=better).reindex(raw.index)
+        values = rfm_scores(source, higher_is_better=better)
+        if len(values) == 1:  # a lone active customer is the best of the active
+            values[:] = 5
+        values = values.reindex(scored.index).fillna(1)
+        out[column] = values.astype("Int64").reindex(raw.index)
     fm = (out["f_score"] + out["m_score"] + 1) // 2
     names = np.full(len(out), NO_PURCHASES, dtype=object)
     for r, row in _GRID.items():

@@ -24,12 +24,19 @@ SIZE_LABELS: dict[str, str] = {
     "consumer": "Consumer",
     "unknown": "Unknown size",
 }
+#: Label of an unknown band, by customer type: a business without employees or
+#: revenue on record, or a customer whose type is not recorded either.
+UNKNOWN_BY_TYPE: dict[str, str] = {
+    "business": "Business (size unknown)",
+    "consumer": "Consumer",
+}
 LARGE_PREFIX = "Large · "
 LARGE_NO_INDUSTRY = "Large · Industry unknown"
 
 
 def size_segments(
-    attributes: pd.DataFrame, thresholds: SizeThresholds | None = None
+    attributes: pd.DataFrame, thresholds: SizeThresholds | None = None, *,
+    by_type: bool = False,
 ) -> pd.Series:
     """Size segment per customer, from :func:`crm_analytics.store.attributes.customer_attributes`.
 
@@ -42,7 +49,8 @@ def size_segments(
     Small/medium      business below both thresholds
     Consumer          ``customer_type = 'consumer'``
     Unknown size      business (or untyped) customer with neither employees nor
-                      annual revenue — counted, never dropped
+                      annual revenue — counted, never dropped; with ``by_type``
+                      a business says "Business (size unknown)"
     ================  ============================================================
 
     Parameters
@@ -96,6 +104,11 @@ def size_segments(
         industry.isna(), LARGE_NO_INDUSTRY, LARGE_PREFIX + industry.astype(str).str.strip()
     )
     out = np.where(band == "large", large, band.map(SIZE_LABELS).to_numpy(dtype=object))
+    if by_type and "customer_type" in attributes.columns:
+        kind = attributes["customer_type"].astype(object).where(
+            attributes["customer_type"].notna(), "").astype(str).str.strip().str.lower()
+        typed = kind.map(UNKNOWN_BY_TYPE).to_numpy(dtype=object)
+        out = np.where((band == "unknown").to_numpy() & pd.notna(typed), typed, out)
     return pd.Series(out, index=attributes.index, name="size_segment", dtype=object)
 
 

@@ -40,7 +40,14 @@ from crm_analytics.store.cleansing import (
     typed,
 )
 from crm_analytics.store.schema import CUSTOMERS, Table
-from crm_analytics.store.sources import Source
+from crm_analytics.store.sources import (
+    WHITESPACE,
+    Source,
+    sample_lines,
+    sniff_header,
+    sniff_layout_delimiter,
+    split_line,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +62,9 @@ class LoadReport:
 
     ``rows_read == rows_loaded + rows_rejected + rows_duplicate`` always holds.
     ``rows_updated`` (upserts) is part of ``rows_loaded``; ``reasons`` counts
-    rejected and conflicting rows by reason code.
+    rejected and conflicting rows by reason code. ``ignored_columns`` are the
+    source columns outside the contract; for customers they are kept in
+    ``customer_attributes`` and listed again in ``attribute_columns``.
     """
 
     table: str
@@ -70,6 +79,7 @@ class LoadReport:
     customers_created: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
+    attribute_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -98,8 +108,14 @@ class LoadReport:
             ranked = sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
             parts = ", ".join(f"{k} {v:,}" for k, v in ranked)
             lines.append(f"  reasons: {parts}  (see store.rejects({self.table!r}))")
-        if self.ignored_columns:
-            lines.append(f"  ignored columns: {', '.join(self.ignored_columns)}")
+        if self.attribute_columns:
+            lines.append(
+                f"  kept as attributes ({len(self.attribute_columns)}, see "
+                f"customer_attributes): {', '.join(self.attribute_columns)}"
+            )
+        dropped = [c for c in self.ignored_columns if c not in self.attribute_columns]
+        if dropped:
+            lines.append(f"  ignored columns: {', '.join(dropped)}")
         lines.append(f"  {self.seconds:.2f} s")
         return "\n".join(lines)
 
@@ -136,20 +152,32 @@ def map_columns(
                 f"its columns are: {', '.join(canonical)}"
             )
     mapping: dict[str, str] = {}
+    # A map key names a source column exactly or after normalisation: 'Order No'
+    # also matches 'order_no', 'ORDER NO' or ' Order No' (a header with blanks).
+    by_norm: dict[str, str] = {}
+    for col in found:
+        by_norm.setdefault(normalise_name(col), col)
+    mapped: set[str] = set()
     for src, dst in column_map.items():
-        if src in found:
-            mapping[dst] = src
+        col = src if src in found else by_norm.get(normalise_name(src))
+        if col is not None:
+            mapping[dst] = col
+            mapped.add(col)
     for col in found:
         norm = normalise_name(col)
-        if col in column_map or norm not in canonical or norm in mapping:
+        if col in mapped or norm not in canonical or norm in mapping:
             continue
         mapping[norm] = col
     missing = [c for c in table.required if c not in mapping and c not in constants]
     if missing:
         example = ", ".join(f"'<your column>': '{m}'" for m in missing[:2])
+        unmatched = [k for k in column_map if k not in found
+                     and normalise_name(k) not in by_norm]
+        note = (f" (column_map key(s) {', '.join(map(repr, unmatched))} match no column)"
+                if unmatched else "")
         raise MissingColumnsError(
             f"{source}: missing required column(s) {', '.join(missing)} for table "
-            f"'{table.name}'; found columns: {', '.join(map(str, found)) or '(none)'}. "
+            f"'{table.name}'; found columns: {', '.join(map(str, found)) or '(none)'}{note}. "
             f"Rename them or pass column_map={{{example}}}",
             missing=missing,
             found=[str(f) for f in found],
@@ -169,6 +197,75 @@ def _first_line(exc: BaseException) -> str:
     return re.sub(r"^[A-Za-z ]+Error: ", "", first)
 
 
+def check_delimiter(delimiter: str | None) -> str | None:
+    """A delimiter option as the reader needs it: one character, or 'whitespace'.
+
+    Examples
+    --------
+    >>> [check_delimiter(d) for d in (";", "tab", "WHITESPACE")]
+    [';', '\\t', 'whitespace']
+    """
+    if delimiter is None:
+        return None
+    if not isinstance(delimiter, str):
+        raise InputError(f"delimiter must be text; got {type(delimiter).__name__}")
+    aliases = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|",
+               "space": " ", WHITESPACE: WHITESPACE}
+    value = aliases.get(delimiter.lower(), delimiter)
+    if value != WHITESPACE and len(value) != 1:
+        raise InputError(
+            f"delimiter must be one character (e.g. ',', ';', '|'), '\\t' or 'whitespace' "
+            f"(runs of spaces/tabs); got {delimiter!r}"
+        )
+    if value in ('"', "\n", "\r", "\x00"):
+        raise InputError(f"delimiter {delimiter!r} cannot separate fields; pick another character")
+    return value
+
+
+def check_column_names(names: list[str] | str | None) -> list[str] | None:
+    """``column_names`` as a list of distinct, non-empty names (a string: comma-separated)."""
+    if names is None:
+        return None
+    if isinstance(names, str):
+        names = names.split(",")
+    out = [str(n).strip() for n in names]
+    if not out or any(not n for n in out):
+        raise InputError(f"column_names must be non-empty names, one per column; got {names!r}")
+    dupes = sorted({n for n in out if out.count(n) > 1})
+    if dupes:
+        raise InputError(f"column_names repeats {', '.join(dupes)}; give each column its own name")
+    return out
+
+
+def _layout(delim: str | None, rows: list[list[str]]) -> str:
+    width = len(rows[0]) if rows else 0
+    how = {None: "as one column", WHITESPACE: "as whitespace-separated",
+           "\t": "tab-separated"}.get(delim, f"separated by {delim!r}")
+    return f"{width} field(s) {how}" if delim else "as one column"
+
+
+def _suggest_names(width: int, table: Any) -> list[str]:
+    return (table.required + [c for c in table.column_names if c not in table.required])[:width]
+
+
+def _layout_hint(src: Source, delim: str | None, rows: list[list[str]]) -> str:
+    """Why the columns may not match: the file's layout, and the option that fixes it."""
+    lines = sample_lines(src.head)
+    if not lines:
+        return ""
+    first = lines[0].strip()
+    if rows and len(rows[0]) == 1:
+        if len(first.split()) >= 2:
+            return (f". The file has 1 column {first[:60]!r} — it looks whitespace-separated: "
+                    "pass delimiter='whitespace' (CLI --delimiter whitespace)")
+        return (f". The file was read as 1 column ({first[:60]!r}); if its fields are separated "
+                "by another character, pass delimiter= (CLI --delimiter)")
+    if sniff_header(rows, set()) is False:
+        return (f". Line 1 ({first[:60]!r}) looks like data, not a header: pass header=False and "
+                "column_names=[...] (CLI --no-header --columns a,b,c)")
+    return ""
+
+
 class Loader:
     """One load into one table, on a connection whose transaction the caller owns."""
 
@@ -176,6 +273,8 @@ class Loader:
         self, con: duckdb.DuckDBPyConnection, table: Table, *, mode: str = "append",
         date_format: str | list[str] | None = None, constants: dict[str, Any] | None = None,
         unknown_customers: str = "reject", encoding: str | None = None,
+        delimiter: str | None = None, header: bool | None = None,
+        column_names: list[str] | str | None = None, key: str | None = None,
     ):
         if mode not in ("append", "upsert"):
             raise InputError(f"mode must be 'append' or 'upsert'; got {mode!r}")
@@ -191,6 +290,19 @@ class Loader:
                     f"its columns are: {', '.join(table.column_names)}"
                 )
         formats = [date_format] if isinstance(date_format, str) else list(date_format or [])
+        self.delimiter = check_delimiter(delimiter)
+        if header not in (None, True, False):
+            raise InputError(f"header must be True, False or None (sniff); got {header!r}")
+        self.header = header
+        self.column_names = check_column_names(column_names)
+        if key not in (None, "row"):
+            raise InputError(f"key must be 'row' (derive the key from the row) or None; got {key!r}")
+        if key == "row" and not table.references_customers:
+            raise InputError(
+                f"key='row' derives a key for rows that have none; {table.name} needs its own "
+                f"{table.key} column"
+            )
+        self.key = key
         self.con = con
         register_functions(con)  # contact normalisation (NFKC) used by typed() for e-mail/phone
         self.table = table
@@ -207,6 +319,10 @@ class Loader:
         }
         self.present: set[str] = {table.key}
         self.ignored: list[str] = []
+        # Columns of a customers source outside the contract, kept in customer_attributes.
+        self.attrs = table is CUSTOMERS
+        self.attr_names: list[str] = []
+        self.attr_columns: list[str] = []
         self.source_names: list[str] = []
         self.created = 0
         self._column_map: dict[str, str] | None = None
@@ -229,33 +345,76 @@ class Loader:
     # -- staging -------------------------------------------------------------------------
     def create_staging(self) -> None:
         col_defs = ", ".join(f"{q(c)} VARCHAR" for c in self.cols)
+        attrs = ", _attrs MAP(VARCHAR, VARCHAR)" if self.attrs else ""
         self.sql(
             "CREATE OR REPLACE TEMP TABLE _crm_raw "
-            f"(_src_no INTEGER, _source VARCHAR, _row BIGINT, {col_defs})"
+            f"(_src_no INTEGER, _source VARCHAR, _row BIGINT, {col_defs}{attrs})"
         )
         self.sql(
             "CREATE OR REPLACE TEMP TABLE _crm_bad (_source VARCHAR, _row BIGINT, "
             "reason_code VARCHAR, reason VARCHAR, raw VARCHAR)"
         )
 
-    def _select_list(self, mapping: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    def _select_list(
+        self, mapping: dict[str, str], extra: list[str] | None = None,
+        ref: dict[str, str] | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """The staged columns as SQL; ``ref`` gives the expression of a source
+        column (positional reads), else the quoted name; ``extra`` are the source
+        columns kept as attributes (customers)."""
+        ref = ref or {}
         exprs, params = [], {}
         for i, c in enumerate(self.cols):
             if c in mapping:
-                exprs.append(f"CAST({q(mapping[c])} AS VARCHAR)")
+                exprs.append(f"CAST({ref.get(mapping[c], q(mapping[c]))} AS VARCHAR)")
             elif c in self.constants:
                 exprs.append(f"CAST($const_{i} AS VARCHAR)")
                 params[f"const_{i}"] = str(self.constants[c])
             else:
                 exprs.append("CAST(NULL AS VARCHAR)")
+        if self.attrs:
+            keys, values = [], []
+            for j, col in enumerate(extra or []):
+                name = normalise_name(col) or f"column_{j + 1}"
+                if name in keys:  # two headers with one normalised name: the first wins
+                    continue
+                params[f"attr_{j}"] = name
+                keys.append(name)
+                values.append(f"CAST({ref.get(col, q(col))} AS VARCHAR)")
+            if keys:
+                exprs.append(
+                    "map([" + ", ".join(f"$attr_{j}" for j, col in enumerate(extra or [])
+                                        if f"attr_{j}" in params) + "], ["
+                    + ", ".join(values) + "])"
+                )
+                self.attr_names.extend(k for k in keys if k not in self.attr_names)
+            else:
+                exprs.append("CAST(NULL AS MAP(VARCHAR, VARCHAR))")
         return ", ".join(exprs), params
 
     def _register_mapping(self, found: list[str], name: str) -> dict[str, str]:
-        mapping, ignored = map_columns(found, self.table, self._column_map, self.constants, name)
+        return self._mapping_and_extra(found, name)[0]
+
+    def _mapping_and_extra(self, found: list[str], name: str) -> tuple[dict[str, str], list[str]]:
+        """({canonical: source column}, source columns kept as attributes)."""
+        present = dict(self.constants)
+        if self.key == "row":
+            present[self.table.key] = None
+        mapping, ignored = map_columns(found, self.table, self._column_map, present, name)
+        if self.key == "row" and self.table.key in mapping:
+            raise InputError(
+                f"{name}: has a {self.table.key} column ({mapping[self.table.key]!r}); "
+                "load it without key='row' (CLI --key row) to use it"
+            )
         self.present.update(mapping)
         self.present.update(self.constants)
+        # ignored_columns keeps listing every column outside the contract (as before);
+        # for customers they are also kept, as attributes (attribute_columns).
         self.ignored.extend(c for c in ignored if c not in self.ignored)
-        return mapping
+        if self.attrs:
+            self.attr_columns.extend(c for c in ignored if c not in self.attr_columns)
+            return mapping, ignored
+        return mapping, []
 
     def stage(self, sources: list[Source], column_map: dict[str, str] | None) -> None:
         self._column_map = column_map
@@ -276,7 +435,7 @@ class Loader:
         if len(set(found)) != len(found):
             dupes = sorted({c for c in found if found.count(c) > 1})
             raise InputError(f"{src.name}: repeated column name(s) {', '.join(dupes)}")
-        mapping = self._register_mapping(found, src.name)
+        mapping, extra = self._mapping_and_extra(found, src.name)
         # The position column is explicit so that source rows are exact.
         view = frame.set_axis(found, axis=1).reset_index(drop=True)
         view = view.assign(__crm_pos=range(len(view)))
@@ -286,7 +445,7 @@ class Loader:
                 values = view[col].dropna()
                 if np.isfinite(values).all() and (values == np.floor(values)).all():
                     view[col] = view[col].astype("Int64")
-        select, params = self._select_list(mapping)
+        select, params = self._select_list(mapping, extra)
         # Every value is staged as DuckDB's text of it: floats as their shortest
         # round-trip text (as Python's repr: 0.1 stays '0.1'), Python ints and
         # Decimals exactly, so typing the text afterwards never loses digits.
@@ -314,21 +473,142 @@ class Loader:
             ]
         except duckdb.Error as exc:
             raise SourceError(f"{src.name}: cannot be read as Parquet ({_first_line(exc)})") from None
-        mapping = self._register_mapping(found, src.name)
-        select, params = self._select_list(mapping)
+        mapping, extra = self._mapping_and_extra(found, src.name)
+        select, params = self._select_list(mapping, extra)
         self.sql(
             f"INSERT INTO _crm_raw SELECT $no, $name, file_row_number, {select} "
             "FROM read_parquet($path, file_row_number=true)",
             {"no": no, "name": src.name, "path": src.scan_path, **params},
         )
 
+    def _known_names(self) -> set[str]:
+        known = set(self.cols)
+        known.update(normalise_name(k) for k in (self._column_map or {}))
+        known.update(normalise_name(k) for k in self.column_names or [])
+        known.discard("")
+        return known
+
     def _stage_csv(self, no: int, src: Source) -> None:
-        opts = "all_varchar=true, header=true, store_rejects=true"
-        if src.delimiter:
+        """Stage a CSV/text file: sniff (or take) its delimiter and header line."""
+        lines = sample_lines(src.head, self.encoding)
+        known = self._known_names()
+        delim = self.delimiter or sniff_layout_delimiter(lines, known) or src.delimiter
+        rows = [split_line(ln, delim) if delim else [ln] for ln in lines]
+        header = self.header
+        if header is None:
+            header = sniff_header(rows, known) if rows else True
+            if header is None:
+                if self.column_names:
+                    raise InputError(
+                        f"{src.name}: cannot tell whether line 1 ({lines[0][:60]!r}) is a header "
+                        "or data; pass header=True or header=False (CLI --header / --no-header)"
+                    )
+                header = True
+        if not header and not self.column_names:
+            raise InputError(
+                f"{src.name}: has no header line (line 1 is data: {lines[0][:60]!r}, read "
+                f"{_layout(delim, rows)}); name its columns with column_names=[...] "
+                "(CLI --columns a,b,c), e.g. "
+                f"column_names={_suggest_names(len(rows[0]) if rows else 1, self.table)}"
+            )
+        if delim == WHITESPACE or self.column_names:
+            names = self.column_names or (rows[0] if rows else [])
+            width = len(rows[0]) if rows else len(names)
+            if len(names) != width:
+                raise InputError(
+                    f"{src.name}: column_names has {len(names)} name(s) but line 1 has {width} "
+                    f"field(s) ({_layout(delim, rows)}: {', '.join(map(repr, rows[0][:8]))}); "
+                    "give one name per column"
+                )
+            if delim == WHITESPACE:
+                self._stage_whitespace(no, src, names, header=header)
+            else:
+                self._stage_positional(no, src, delim, names, header=header)
+            return
+        try:
+            self._stage_csv_header(no, src, delim)
+        except MissingColumnsError as exc:
+            raise MissingColumnsError(
+                str(exc) + _layout_hint(src, delim, rows), missing=exc.missing, found=exc.found,
+            ) from None
+
+    def _csv_options(self, delim: str | None) -> tuple[str, dict[str, Any]]:
+        # Quoting is RFC 4180's (double quotes, doubled to escape). DuckDB's sniffer
+        # may otherwise pick the apostrophe as the quote character and turn a name
+        # such as ''  or 'Bob' into something else (found by the loader property test).
+        opts = "all_varchar=true, store_rejects=true, quote='\"', escape='\"'"
+        if delim:
             opts += ", delim=$delim"
         if self.encoding:
             opts += ", encoding=$encoding"
-        p = {"path": src.scan_path, "encoding": self.encoding, "delim": src.delimiter}
+        return opts, {"encoding": self.encoding, "delim": delim}
+
+    def _stage_positional(
+        self, no: int, src: Source, delim: str | None, names: list[str], *, header: bool,
+    ) -> None:
+        """A CSV file read by position: the columns get our own names (_c0, _c1, ...)."""
+        mapping, extra = self._mapping_and_extra(names, src.name)
+        ref = {name: q(f"_c{i}") for i, name in enumerate(names)}
+        select, params = self._select_list(mapping, extra, ref)
+        opts, p = self._csv_options(delim)
+        self.sql("DROP TABLE IF EXISTS _crm_csv_rej")
+        self.sql("DROP TABLE IF EXISTS _crm_csv_scan")
+        try:
+            self.sql(
+                f"INSERT INTO _crm_raw SELECT $no, $name, row_number() OVER () + $skip, {select} "
+                f"FROM read_csv($path, {opts}, header=$header, names=$names, "
+                "rejects_table='_crm_csv_rej', rejects_scan='_crm_csv_scan')",
+                {"no": no, "name": src.name, "path": src.scan_path, "skip": int(header),
+                 "header": header, "names": [f"_c{i}" for i in range(len(names))], **p, **params},
+            )
+        except duckdb.Error as exc:
+            raise SourceError(f"{src.name}: cannot be read as CSV ({_first_line(exc)})") from None
+        self._divert_csv_rejects(no, src)
+
+    def _stage_whitespace(self, no: int, src: Source, names: list[str], *, header: bool) -> None:
+        """A file whose fields are separated by runs of blanks (CDNOW and friends).
+
+        DuckDB's CSV reader splits on one delimiter, so each line is read whole
+        and split in SQL (set-based: no Python per row). A line with another
+        number of fields is quarantined as ``malformed_row``; blank lines are
+        skipped (as the CSV reader does); line numbers stay the file's.
+        """
+        mapping, extra = self._mapping_and_extra(names, src.name)
+        ref = {name: f"_f[{i + 1}]" for i, name in enumerate(names)}
+        select, params = self._select_list(mapping, extra, ref)
+        enc = ", encoding=$encoding" if self.encoding else ""
+        try:
+            self.sql(
+                "CREATE OR REPLACE TEMP TABLE _crm_lines AS "
+                "SELECT _line, _text, regexp_split_to_array(trim(_text, $blanks), '[ \t]+') AS _f "
+                "FROM (SELECT row_number() OVER () AS _line, line AS _text "
+                f"      FROM read_csv($path, header=false, columns={{'line': 'VARCHAR'}}, "
+                f"                    delim=$nul, quote='', escape='', auto_detect=false{enc})) "
+                "WHERE _line > $skip AND trim(coalesce(_text, ''), $blanks) <> ''",
+                {"path": src.scan_path, "nul": "\x00", "skip": int(header),
+                 "blanks": " \t\r\u00a0", "encoding": self.encoding},
+            )
+        except duckdb.Error as exc:
+            raise SourceError(
+                f"{src.name}: cannot be read as whitespace-separated text ({_first_line(exc)})"
+            ) from None
+        self.sql(
+            f"INSERT INTO _crm_raw SELECT $no, $name, _line, {select} FROM _crm_lines "
+            "WHERE len(_f) = $width",
+            {"no": no, "name": src.name, "width": len(names), **params},
+        )
+        self.sql(
+            "INSERT INTO _crm_bad SELECT $name, _line, 'malformed_row', "
+            "'line has ' || len(_f) || ' whitespace-separated field(s), expected ' || $width, "
+            "to_json(struct_pack(line := _text)) FROM _crm_lines WHERE len(_f) <> $width",
+            {"name": src.name, "width": len(names)},
+        )
+        self.sql("DROP TABLE _crm_lines")
+
+    def _stage_csv_header(self, no: int, src: Source, delim: str | None) -> None:
+        opts, p = self._csv_options(delim)
+        opts += ", header=true"
+        p["path"] = src.scan_path
         try:
             # store_rejects also while sniffing: a few ragged lines must not mislead it.
             found = [
@@ -339,8 +619,8 @@ class Loader:
             ]
         except duckdb.Error as exc:
             raise SourceError(f"{src.name}: cannot be read as CSV ({_first_line(exc)})") from None
-        mapping = self._register_mapping(found, src.name)
-        select, params = self._select_list(mapping)
+        mapping, extra = self._mapping_and_extra(found, src.name)
+        select, params = self._select_list(mapping, extra)
         self.sql("DROP TABLE IF EXISTS _crm_csv_rej")
         self.sql("DROP TABLE IF EXISTS _crm_csv_scan")
         try:
@@ -355,6 +635,10 @@ class Loader:
             )
         except duckdb.Error as exc:
             raise SourceError(f"{src.name}: cannot be read as CSV ({_first_line(exc)})") from None
+        self._divert_csv_rejects(no, src)
+
+    def _divert_csv_rejects(self, no: int, src: Source) -> None:
+        """Account for the lines DuckDB could not split (they go to ``_crm_bad``)."""
         if not self.scalar("SELECT count(*) FROM _crm_csv_rej"):
             return
         self.sql(
@@ -393,6 +677,9 @@ class Loader:
             "table_name = $table AND kind = 'rejected' AND reason_code NOT IN "
             + "(" + ", ".join(lit(c) for c in STRUCTURAL_CODES) + ")"
         )
+        if self.attrs:  # attributes kept with a rejected customer come back with it
+            cols += (", CASE WHEN json_exists(raw, '$._attributes') THEN "
+                     "CAST(json_extract(raw, '$._attributes') AS MAP(VARCHAR, VARCHAR)) END")
         self.sql(
             f"INSERT INTO _crm_raw SELECT 0, source, source_row, {cols} "  # noqa: S608
             f"FROM quarantine WHERE {where}"
@@ -403,9 +690,36 @@ class Loader:
             "SELECT " + ", ".join(f"count({q(c)})" for c in self.cols) + " FROM _crm_raw"  # noqa: S608
         ).fetchone()
         self.present.update(c for c, n in zip(self.cols, counts, strict=True) if n)
+        if self.attrs:
+            self.attr_names = [r[0] for r in self.sql(
+                "SELECT DISTINCT unnest(map_keys(_attrs)) FROM _crm_raw ORDER BY 1").fetchall()]
         self.source_names = [
             r[0] for r in self.sql("SELECT DISTINCT _source FROM _crm_raw ORDER BY 1").fetchall()
         ]
+
+    def derive_keys(self) -> None:
+        """``key='row'``: give each staged row a key derived from its own values.
+
+        The key is ``'r'`` + the first 20 hex digits of the MD5 of the row's
+        values as read (the mapped columns, as JSON) + ``'-'`` + the occurrence
+        of that identical row in its file (1 for the first). It depends only on
+        the file's content: loading the file again, from another path or name,
+        yields the same keys (all duplicates: nothing changes), while repeated
+        identical lines in one file stay separate rows. An identical row in two
+        different files gets the same key (the second counts as a duplicate).
+        """
+        key = q(self.table.key)
+        values = "to_json([" + ", ".join(q(c) for c in self.cols if c != self.table.key) + "])"
+        self.sql(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _crm_raw AS
+            SELECT * REPLACE ('r' || left(md5(_h), 20) || '-' || CAST(row_number() OVER (
+                       PARTITION BY _source, _h ORDER BY _row) AS VARCHAR) AS {key})
+            FROM (SELECT *, CAST({values} AS VARCHAR) AS _h FROM _crm_raw)
+            """  # noqa: S608 - identifiers from schema.py
+        )
+        self.sql("ALTER TABLE _crm_raw DROP COLUMN _h")
+        self.present.add(self.table.key)
 
     # -- validation ----------------------------------------------------------------------
     def checks(self) -> list[tuple[str, str, str]]:
@@ -508,15 +822,20 @@ class Loader:
             f"{q(c)} := {q(c + '__r')}" for c in self.cols
         ) + "))"
         order = "DESC" if self.mode == "upsert" else "ASC"
+        attrs = ""
+        if self.attrs:
+            attrs = ", _attrs"
+            if self.attr_names:  # the attributes read are part of the raw values of a reject
+                raw_json = raw_json[:-2] + ", _attributes := _attrs))"
         self.sql(
             f"""
             CREATE OR REPLACE TEMP TABLE _crm_stage AS
-            WITH c AS (SELECT _src_no, _source, _row, {raw_as}, {cleaned} FROM _crm_raw),
+            WITH c AS (SELECT _src_no, _source, _row{attrs}, {raw_as}, {cleaned} FROM _crm_raw),
                  t AS (SELECT *, {typed_cols} FROM c),
                  u AS (SELECT t.*, {extra} FROM t{joins}),
                  r AS (SELECT *, {code} AS reason_code, {reason} AS reason FROM u),
                  v AS (SELECT _src_no, _source, _row, {", ".join(out)}, reason_code, reason,
-                              _unknown,
+                              _unknown{attrs},
                               CASE WHEN reason_code IS NOT NULL THEN {raw_json} END AS _raw
                        FROM r)
             SELECT v.*,
@@ -625,7 +944,38 @@ class Loader:
                 f"UPDATE {target} SET {sets} FROM _crm_stage m "  # noqa: S608
                 f"WHERE m._rank = 1 AND m._exists AND NOT m._same AND {target}.{key} = m.{key}"
             )
+        if self.attrs and self.attr_names:
+            self.write_attributes()
         return int(inserted), int(updated)
+
+    def write_attributes(self) -> None:
+        """Keep a customers source's columns outside the contract in ``customer_attributes``.
+
+        One row per (customer_id, name, value): name = the normalised column name,
+        value = the text as read (trimmed; empty and null spellings are not stored).
+        New customers get theirs; ``mode='upsert'`` replaces the named attributes of
+        every customer in the source. ``append`` leaves existing customers' attributes
+        alone, so loading the same file twice changes nothing.
+        """
+        rows = "_rank = 1 AND NOT _exists" if self.mode == "append" else "_rank = 1"
+        self.sql(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _crm_attr AS
+            SELECT customer_id, name, {clean_text("value")} AS value
+            FROM (SELECT customer_id, unnest(map_keys(_attrs)) AS name,
+                         unnest(map_values(_attrs)) AS value
+                  FROM _crm_stage WHERE {rows} AND _attrs IS NOT NULL)
+            """  # noqa: S608 - constant SQL
+        )
+        self.sql(
+            "DELETE FROM customer_attributes a WHERE EXISTS (SELECT 1 FROM _crm_attr n "
+            "WHERE n.customer_id = a.customer_id AND n.name = a.name)"
+        )
+        self.sql(
+            "INSERT INTO customer_attributes (customer_id, name, value) "
+            "SELECT customer_id, name, value FROM _crm_attr WHERE value IS NOT NULL"
+        )
+        self.sql("DROP TABLE _crm_attr")
 
     def report(self) -> LoadReport:
         rows_read, rows_rejected, rows_duplicate = self.sql(
@@ -651,11 +1001,12 @@ class Loader:
             rows_duplicate=int(rows_duplicate),
             reasons={k: int(v) for k, v in reasons},
             ignored_columns=self.ignored,
+            attribute_columns=self.attr_columns,
             customers_created=self.created,
         )
 
     def drop_staging(self) -> None:
-        for name in ("_crm_raw", "_crm_bad", "_crm_stage", "_crm_q", "_crm_csv_rej",
+        for name in ("_crm_raw", "_crm_bad", "_crm_stage", "_crm_q", "_crm_csv_rej", "_crm_lines",
                      "_crm_csv_scan", "_crm_csv_rej0", "_crm_csv_scan0"):
             self.sql(f"DROP TABLE IF EXISTS {name}")
 
@@ -668,6 +1019,8 @@ class Loader:
         else:
             assert sources is not None
             self.stage(sources, column_map)
+            if self.key == "row":
+                self.derive_keys()
         self.validate()
         self.quarantine()
         inserted, updated = self.write()

@@ -229,6 +229,13 @@ SYSTEM_DDL: tuple[str, ...] = (
         rows_duplicate BIGINT, rows_updated BIGINT, seconds DOUBLE)
     """,
     "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR, value VARCHAR)",
+    # Columns of a customers source outside the contract (e.g. Telco's Contract,
+    # tenure): one row per customer and attribute; name = normalised column name,
+    # value = the text as read. Written by the loader (see Loader.write_attributes).
+    """
+    CREATE TABLE IF NOT EXISTS customer_attributes (
+        customer_id VARCHAR, name VARCHAR, value VARCHAR)
+    """,
     """
     CREATE TABLE IF NOT EXISTS runs (
         run_id VARCHAR, as_of DATE, status VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,

@@ -552,6 +552,10 @@ class Store:
         unknown_customers: str = "reject",
         encoding: str | None = None,
         source_name: str | None = None,
+        delimiter: str | None = None,
+        header: bool | None = None,
+        column_names: list[str] | str | None = None,
+        key: str | None = None,
     ) -> LoadReport:
         """Validate, cleanse and load rows into a canonical table.
 
@@ -574,11 +578,31 @@ class Store:
             ``{'scale_min': 0, 'scale_max': 10}``.
         unknown_customers : {'reject', 'create'}
             Rows for customers not in ``customers`` are quarantined (default),
-            or a bare customer record is created for them.
+            or a bare customer record (only customer_id) is created for each
+            (counted in ``LoadReport.customers_created``; load the customers file
+            later with ``mode='upsert'`` to fill them in).
         encoding : str, optional
             'utf-8' (default), 'utf-16' or 'latin-1'.
         source_name : str, optional
             Name recorded for a DataFrame source (default ``'<DataFrame>'``).
+        delimiter : str, optional
+            One character (``','``, ``';'``, ``'|'``, ``'\\t'`` or ``'tab'``) or
+            ``'whitespace'`` (runs of spaces/tabs, e.g. CDNOW). Default: sniffed
+            from the first lines (``, ; TAB |``, whitespace); an ambiguous file
+            raises an error asking for it.
+        header : bool, optional
+            Whether line 1 holds column names. Default ``None``: sniffed — a
+            header when a value of line 1 is a known column name, or when line 1
+            holds text where the lines below hold numbers/dates; data when it
+            holds numbers/dates there too; when it cannot tell, a header (an
+            error if ``column_names`` is given).
+        column_names : list of str or 'a,b,c', optional
+            Names of the file's columns in order (needed without a header; with
+            one, they replace it). ``column_map`` applies after them.
+        key : {'row'}, optional
+            For a source without a key column (CDNOW has no transaction_id):
+            derive the key from the row's own values and its occurrence in the
+            file, so loading the same file again changes nothing.
 
         Returns
         -------
@@ -613,11 +637,12 @@ class Store:
         sources = resolve_sources(source, name=source_name, encoding=encoding)
         loader = Loader(
             self._writable(), spec, mode=mode, date_format=date_format, constants=constants,
-            unknown_customers=unknown_customers, encoding=encoding,
+            unknown_customers=unknown_customers, encoding=encoding, delimiter=delimiter,
+            header=header, column_names=column_names, key=key,
         )
         with self.transaction(), _duckdb_errors(f"loading {table} from {_names(sources)}"):
             report = loader.run(sources, column_map)
-        log.info("loaded %s: read %d = loaded %d + rejected %d + duplicate %d", table,
+        log.debug("loaded %s: read %d = loaded %d + rejected %d + duplicate %d", table,
                  report.rows_read, report.rows_loaded, report.rows_rejected, report.rows_duplicate)
         return report
 

@@ -388,3 +388,83 @@ def test_closed_stdout_through_head(fx):
     )
     assert proc.returncode in (0, 141) and proc.stderr == ""
     assert proc.stdout.count("\n") == 1
+
+
+def test_load_prints_one_report_and_advice_in_cli_terms(tmp_path):
+    db = str(tmp_path / "crm.duckdb")
+    tx = tmp_path / "tx.csv"
+    tx.write_text("transaction_id,customer_id,transaction_date,amount\nT1,C1,2024-01-01,5\n")
+    proc = run("load", "transactions", str(tx), "--db", db)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("LoadReport(") == 1 and "loaded transactions" not in proc.stderr
+    assert "see `crm-analytics rejects --table transactions`" in proc.stdout
+    assert "store.rejects(" not in proc.stdout
+    proc = run("rejects", "--db", db, "--table", "transactions")
+    assert "crm-analytics rejects --table transactions --retry" in proc.stdout, proc.stdout
+    bad = tmp_path / "nocols.csv"
+    bad.write_text("x,y\n1,2\n")
+    proc = run("load", "customers", str(bad), "--db", db)
+    assert proc.returncode == 2 and "--map '<your column>=customer_id'" in proc.stderr, proc.stderr
+
+
+# -- real files through the CLI: CDNOW as distributed, Telco with extra columns ----------------
+def test_cdnow_master_end_to_end_through_the_cli(tmp_path, capsys):
+    from decimal import Decimal
+
+    lifetimes = pytest.importorskip("lifetimes")
+    master = Path(os.path.dirname(lifetimes.__file__)) / "datasets" / "CDNOW_master.txt"
+    db = str(tmp_path / "crm.duckdb")
+    assert main(["init", "--db", db]) == 0
+    # The lifetimes copy starts with a header line (' customer_id  date number_of_cds
+    # dollar_value'): --header says so, --columns renames its columns.
+    argv = ["load", "transactions", str(master), "--db", db, "--delimiter", "whitespace",
+            "--header", "--columns", "customer_id,transaction_date,quantity,amount",
+            "--key", "row", "--create-customers"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "read 69,659 = loaded 69,659 + rejected 0 + duplicate 0" in out
+    assert "created 23,570 customers" in out
+    lines = master.read_text().splitlines()[1:]
+    file_sum = sum((Decimal(ln.split()[3]) for ln in lines if ln.strip()), Decimal(0))
+    with Store(db, read_only=True) as store:
+        got = store.sql("SELECT count(*) n, CAST(sum(amount) AS VARCHAR) s, "
+                        "(SELECT count(*) FROM customers) c FROM transactions")
+    assert got["n"].iloc[0] == 69659 and got["c"].iloc[0] == 23570
+    assert Decimal(got["s"].iloc[0]) == file_sum
+    # The same file again changes nothing; told there is no header, line 1 is a rejected row.
+    assert main(argv) == 0
+    assert "loaded 0 + rejected 0 + duplicate 69,659" in capsys.readouterr().out
+    argv[argv.index("--header")] = "--no-header"
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "read 69,660 = loaded 0 + rejected 1 + duplicate 69,659" in out
+
+
+def test_load_options_errors_are_one_line(tmp_path, capsys):
+    path = tmp_path / "tx.txt"
+    path.write_text("00001 19970101 1 11.77\n00002 19970112 1\n")
+    db = str(tmp_path / "crm.duckdb")
+    code = main(["load", "transactions", str(path), "--db", db, "--header"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "has 1 column '00001 19970101 1 11.77'" in err and "--delimiter whitespace" in err
+
+
+def test_readme_map_example(tmp_path, capsys):
+    db = str(tmp_path / "crm.duckdb")
+    orders = tmp_path / "orders.csv"
+    orders.write_text("ORDER NO,Customer ID,Transaction Date,Amount\nT1,C1,2024-01-05,10.5\n")
+    assert main(["load", "transactions", str(orders), "--db", db,
+                 "--map", "Order No=transaction_id", "--create-customers"]) == 0
+    assert "loaded 1 + rejected 0" in capsys.readouterr().out
+
+
+def test_telco_customers_keep_attributes_through_the_cli(tmp_path, capsys):
+    telco = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "telco_customer_churn.csv"
+    if not telco.exists():
+        pytest.skip(f"{telco} not present (shared datasets folder)")
+    db = str(tmp_path / "crm.duckdb")
+    assert main(["load", "customers", str(telco), "--db", db, "--map", "customerID=customer_id"]) == 0
+    assert "kept as attributes (20" in capsys.readouterr().out
+    with Store(db, read_only=True) as store:
+        assert len(store.table("customer_attributes")) == 7043 * 20 - 11  # 11 blank TotalCharges

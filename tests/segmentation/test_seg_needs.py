@@ -174,3 +174,20 @@ def test_errors_and_warnings():
                         "spend_share_B": [0.0, 0.1, 1.0, 0.9] * 5, "purchase_days": 1.0})
     with pytest.warns(DataQualityWarning, match="purchase days"):
         NeedsSegmenter(2).fit(few)
+
+
+def test_names_without_category_or_channel_data_use_the_rest_of_the_profile(synth):
+    """A transaction log without categories or channels (CDNOW-like): no "Unknown-heavy"."""
+    _, store = synth
+    tx = store.sql("SELECT transaction_id, customer_id, transaction_date, amount FROM transactions")
+    customers = store.sql("SELECT customer_id, region FROM customers")
+    with Store(":memory:") as bare:
+        bare.load("customers", customers)
+        bare.load("transactions", tx)
+        features = needs_features(bare, AS_OF)
+        names = NeedsSegmenter(4, random_state=0).fit(features).names_
+    assert len(names) == 4
+    for name in names.values():
+        assert "Unknown" not in name, name
+        assert name.split(" · ")[0].split(" (")[0] in {
+            "Frequent buyers", "Regular buyers", "Occasional buyers"}, name

@@ -48,11 +48,12 @@ def test_hand_computed_case(store):
     assert out["recency_days"].tolist()[:5] == [0, 10, 59, 200, 500]
     assert out["purchase_days_365d"].tolist()[:5] == [4, 3, 2, 1, 0]
     assert out["net_spend_365d"].tolist()[:5] == pytest.approx([400.0, 240.0, 90.0, 20.0, 0.0])
-    # 5 scored customers, distinct values: percent ranks 1, .75, .5, .25, 0 -> 5, 4, 3, 2, 1.
+    # Quintiles among the 4 customers active in the window (E's last purchase is older:
+    # 1, "Lost"): percent ranks 1, 2/3, 1/3, 0 -> 5, 4, 2, 1.
     for col in ("r_score", "f_score", "m_score"):
-        assert out[col].tolist()[:5] == [5, 4, 3, 2, 1]
+        assert out[col].tolist()[:5] == [5, 4, 2, 1, 1]
     assert out["rfm_segment"].tolist() == [
-        "Champions", "Loyal", "Need attention", "Hibernating", "Lost", "No purchases"]
+        "Champions", "Loyal", "Hibernating", "Lost", "Lost", "No purchases"]
     assert out.loc["F", ["r_score", "f_score", "m_score"]].isna().all()
 
 
