@@ -67,7 +67,10 @@ from crm_analytics.store.score_columns import did_you_mean, score_column_names
 
 __all__ = [
     "BUILTIN_KINDS",
+    "ATTRIBUTE_PREFIX",
     "KNOWN_COLUMNS",
+    "attribute_columns",
+    "with_attributes",
     "CompiledRule",
     "Rule",
     "RuleError",
@@ -436,6 +439,62 @@ def _resolve_column(name: str, allowed: list[str]) -> str | None:
     return folded[0] if len(folded) == 1 else None
 
 
+#: Rules name a customer attribute (an extra column of the customers file, kept in
+#: the store's ``customer_attributes``) as ``attr_<name>``, e.g. ``attr_contract``.
+ATTRIBUTE_PREFIX = "attr_"
+
+
+def attribute_columns(store: Any) -> list[str]:
+    """The customer attributes a rule may use, as ``attr_<name>`` columns.
+
+    Examples
+    --------
+    >>> from crm_analytics import Store
+    >>> store = Store(":memory:")
+    >>> _ = store.load("customers", pd.DataFrame({"customer_id": ["C1"], "Contract": ["Two year"]}))
+    >>> attribute_columns(store)
+    ['attr_contract']
+    """
+    if not store.has_table("customer_attributes"):
+        return []
+    names = store.sql("SELECT DISTINCT name FROM customer_attributes ORDER BY name")["name"]
+    return [ATTRIBUTE_PREFIX + str(n) for n in names]
+
+
+def with_attributes(store: Any, scores: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """``scores`` plus the ``attr_<name>`` columns among ``columns`` that it lacks.
+
+    Values are the attribute text; an attribute whose every value reads as a
+    number becomes numeric, so ``attr_tenure > 12`` compares numbers.
+
+    Examples
+    --------
+    >>> from crm_analytics import Store
+    >>> store = Store(":memory:")
+    >>> _ = store.load("customers", pd.DataFrame({"customer_id": ["C1", "C2"], "Tenure": ["3", "40"]}))
+    >>> scores = pd.DataFrame({"clv": [1.0, 2.0]}, index=pd.Index(["C1", "C2"], name="customer_id"))
+    >>> with_attributes(store, scores, ["attr_tenure"])["attr_tenure"].tolist()
+    [3, 40]
+    """
+    have = {str(c).lower() for c in scores.columns}
+    wanted = list(dict.fromkeys(
+        c.lower() for c in columns
+        if c.lower().startswith(ATTRIBUTE_PREFIX) and c.lower() not in have))
+    if not wanted or not store.has_table("customer_attributes"):
+        return scores
+    out = scores.copy()
+    ids = out.index.astype(str)
+    for column in wanted:
+        rows = store.sql("SELECT customer_id, value FROM customer_attributes WHERE name = ?",
+                         [column[len(ATTRIBUTE_PREFIX):]])
+        values = rows.set_index("customer_id")["value"]
+        numbers = pd.to_numeric(values, errors="coerce")
+        if len(values) and numbers.notna().all():
+            values = numbers
+        out[column] = values.reindex(ids).to_numpy()
+    return out
+
+
 @dataclass(frozen=True)
 class CompiledRule:
     """SQL over a ``scores`` CTE built from bound column arrays, and its parameters."""
@@ -665,6 +724,7 @@ def define_segment(
     check_segment_name(name)
     parsed = parse_rule(rule)
     extra = [str(c) for c in scores.columns] if scores is not None else []
+    extra += attribute_columns(store)
     allowed = [c for c in dict.fromkeys([*KNOWN_COLUMNS, *extra]) if c not in _PRIVATE_COLUMNS]
     for cond in _conditions(parsed.tree):
         if _resolve_column(cond.column, allowed) is None:
@@ -791,6 +851,8 @@ def segment_members(
         scores = latest_scores(store)
     if definition.is_builtin:
         return _builtin_members(definition, scores)
+    written = [cond.column for cond in _conditions(parse_rule(definition.definition).tree)]
+    scores = with_attributes(store, scores, written)
     compiled = compile_rule(definition.definition, scores)
     ids = store.sql(compiled.sql, compiled.params)["customer_id"]
     return pd.Index(ids.astype(str).tolist(), name="customer_id", dtype=object)

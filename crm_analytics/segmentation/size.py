@@ -36,7 +36,7 @@ LARGE_NO_INDUSTRY = "Large · Industry unknown"
 
 def size_segments(
     attributes: pd.DataFrame, thresholds: SizeThresholds | None = None, *,
-    by_type: bool = False,
+    by_type: bool = True,
 ) -> pd.Series:
     """Size segment per customer, from :func:`crm_analytics.store.attributes.customer_attributes`.
 

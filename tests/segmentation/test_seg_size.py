@@ -30,10 +30,13 @@ def test_labels_and_counts(store):
     assert seg.name == "size_segment"
     assert seg.to_dict() == {
         "C1": "Large · Finance", "C2": "Large · Industry unknown", "C3": "Small/medium",
-        "C4": "Consumer", "C5": "Unknown size", "C6": "Unknown size", "C7": "Large · Finance",
+        "C4": "Consumer", "C5": "Business (size unknown)", "C6": "Unknown size", "C7": "Large · Finance",
     }
     counts = seg.value_counts()
-    assert counts["Large · Finance"] == 2 and counts["Unknown size"] == 2
+    assert counts["Large · Finance"] == 2 and counts["Unknown size"] == 1
+    assert counts["Business (size unknown)"] == 1
+    # without the customer type, every customer without a size is "Unknown size"
+    assert size_segments(customer_attributes(store), by_type=False)["C5"] == "Unknown size"
     assert counts.sum() == 7  # nobody dropped
 
 
@@ -41,7 +44,7 @@ def test_thresholds_recompute_the_band_with_the_shared_rule(store):
     attrs = customer_attributes(store)
     strict = size_segments(attrs, SizeThresholds(large_employees=1000, large_revenue=1e9))
     assert strict["C2"] == "Small/medium" and strict["C7"] == "Small/medium"
-    assert strict["C1"] == "Large · Finance" and strict["C5"] == "Unknown size"
+    assert strict["C1"] == "Large · Finance" and strict["C5"] == "Business (size unknown)"
     # Same thresholds in SQL and in Python give the same segments.
     thresholds = SizeThresholds(large_employees=200, large_revenue=5e7)
     assert size_segments(customer_attributes(store, thresholds=thresholds)).equals(
