@@ -727,13 +727,24 @@ def _neutral_text(value: Any) -> Any:
     return neutralize_formula(value)
 
 
+# Line breaks inside a cell (CR, LF, VT, FF, NEL, U+2028/9): campaign tools read
+# exports line by line, and a bare CR is not even quoted by the CSV writer, so
+# they become a space (found by the export property test with a name '0\r0').
+_LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x85\u2028\u2029]+")
+
+
+def _one_line(value: Any) -> Any:
+    return _LINE_BREAKS.sub(" ", value) if isinstance(value, str) else value
+
+
 def _neutralized(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         series = out[column]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             continue
-        out[column] = series.astype(object).map(neutralize_formula).astype(object)
+        out[column] = series.astype(object).map(
+            lambda v: neutralize_formula(_one_line(v))).astype(object)
     return out
 
 

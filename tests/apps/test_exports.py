@@ -562,3 +562,18 @@ def test_money_rounds_to_cents_probabilities_to_4_counts_to_integers(hand, tmp_p
     export_segment(store, "risk:low", tmp_path / "r.parquet", "parquet", scores=scores, columns=cols)
     got = pd.read_parquet(tmp_path / "r.parquet").set_index("customer_id")
     assert got.loc["C01", "clv"] == 1234.57 and got.loc["C01", "frequency"] == 3
+
+
+def test_line_breaks_inside_a_cell_become_spaces(tmp_path):
+    # Found by the export property test: a bare CR in a name was written unquoted
+    # and split the row in two for every CSV reader.
+    store = Store(":memory:")
+    store.load("customers", pd.DataFrame({"customer_id": ["C0", "C1"], "name": ["0\r0", "a\u2028b\nc"],
+                                          "marketing_opt_in": [True, True]}))
+    scores = pd.DataFrame({"risk_band": ["high", "high"], "clv": [1.0, 2.0]},
+                          index=pd.Index(["C0", "C1"], name="customer_id"))
+    out = tmp_path / "x.csv"
+    export_segment(store, "risk:high", out, "csv", scores=scores)
+    lines = out.read_text(encoding="utf-8").split("\n")
+    assert lines[1].startswith("C0,0 0,") and lines[2].startswith("C1,a b c,")
+    assert len([ln for ln in lines if ln]) == 3
