@@ -98,13 +98,17 @@ def test_readme_python_blocks_run_in_order(tmp_path, monkeypatch):
     for key in [k for k in os.environ if k.startswith("CRM_ANALYTICS_")]:
         monkeypatch.delenv(key)
     namespace: dict[str, object] = {"__name__": "__readme__"}
+    blocks = _blocks(README.read_text(encoding="utf-8"), "python")
+    assert len(blocks) >= 6, "the README lost its python examples"
     try:
-        for line, heading, code in _blocks(README.read_text(encoding="utf-8"), "python"):
+        for line, heading, code in blocks:
             label = f"README.md:{line} (section {heading!r})"
             try:
                 exec(compile(code, label, "exec"), namespace)  # noqa: S102 - the README is ours
             except Exception as exc:  # noqa: BLE001 - say which block failed, then fail
                 pytest.fail(f"the ```python block at {label} failed: {type(exc).__name__}: {exc}")
+        # the quickstart's session really scored the sample
+        assert len(namespace["scores"]) >= 300  # type: ignore[arg-type]
     finally:
         store = namespace.get("store")
         close = getattr(store, "close", None)

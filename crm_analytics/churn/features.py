@@ -337,12 +337,6 @@ def _purchase_features(
     return frame.drop(columns=unused).rename(columns=renames)
 
 
-def _unavailable(what: str, why: str, require: bool) -> None:
-    if require:
-        raise InputError(f"{what} features are needed by this model but unavailable: {why}")
-    log.info("%s features skipped: %s", what, why)
-
-
 def _satisfaction_features(
     store: Any, as_of: dt.date, index: pd.Index, *, require: bool
 ) -> pd.DataFrame | None:

@@ -382,10 +382,6 @@ class CLVModel(Estimator):
         return model
 
     # -- predictions ---------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        # Kept for callers inside the package (plotting, evaluation).
-        self.check_fitted()
-
     def _data(self, data: pd.DataFrame | None, *, require_monetary: bool = False) -> pd.DataFrame:
         self.check_fitted()
         if data is None:

@@ -55,7 +55,7 @@ def _grid(model: Any, max_frequency: int | None, max_recency: float | None) -> t
 
 
 def _matrix(model: Any, fn: Any, max_frequency: int | None, max_recency: float | None) -> tuple:
-    model._check_fitted()
+    model.check_fitted()
     frequency, recency = _grid(model, max_frequency, max_recency)
     x, t_x = np.meshgrid(frequency, recency, indexing="ij")
     T = np.full(x.shape, recency[-1])
@@ -218,7 +218,7 @@ def plot_cumulative_transactions(
         Drawn as a vertical line (default as ``cohort_end``).
     """
     go = _go()
-    model._check_fitted()
+    model.check_fitted()
     info = getattr(model, "fit_info_", {}) or {}
     cohort_end = cohort_end or info.get("calibration_end") or info.get("as_of") or as_of
     calibration_end = calibration_end or info.get("calibration_end") or cohort_end

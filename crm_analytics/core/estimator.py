@@ -19,13 +19,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from sklearn.base import BaseEstimator
 
-from crm_analytics.core.summary import Summary
 from crm_analytics.errors import NotFittedError
 
 __all__ = ["Estimator"]
@@ -70,13 +67,3 @@ class Estimator(BaseEstimator):
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet; call fit(...) first."
             )
-
-    def summary(self) -> Summary:  # pragma: no cover - every subclass overrides
-        raise NotImplementedError
-
-    def save(self, path: str | os.PathLike) -> Path:  # pragma: no cover - every subclass overrides
-        raise NotImplementedError
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> Any:  # pragma: no cover - every subclass overrides
-        raise NotImplementedError

@@ -104,6 +104,11 @@ def read_json_model(path: str | os.PathLike, fmt: str, version: int) -> dict[str
                              parse_float=lambda s: _finite_float(path, s))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path}: not a {what} file (not JSON: {exc})") from None
+    return _check_envelope(path, payload, fmt, version, what)
+
+
+def _check_envelope(path: Path, payload: Any, fmt: str, version: int, what: str) -> dict[str, Any]:
+    """The payload if it is a dict of this format and version (both file kinds share the envelope)."""
     if not isinstance(payload, dict) or payload.get("format") != fmt:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ModelFileError(f"{path}: not a {what} file (format {found!r}, expected {fmt!r})")
@@ -169,11 +174,4 @@ def read_skops(path: str | os.PathLike, fmt: str, version: int, trusted: Iterabl
         payload = sio.load(path, trusted=sorted(set(untrusted)))
     except Exception as exc:  # damaged content: any exception type is possible
         raise ModelFileError(f"{path}: the {what} file is damaged ({type(exc).__name__}: {exc})") from None
-    if not isinstance(payload, dict) or payload.get("format") != fmt:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise ModelFileError(f"{path}: not a {what} file (format {found!r}, expected {fmt!r})")
-    if payload.get("format_version") != version:
-        raise ModelFileError(
-            f"{path}: {what} file format version {payload.get('format_version')!r}; this "
-            f"crm_analytics {package_version()} reads version {version} (refit and save the model)")
-    return payload
+    return _check_envelope(path, payload, fmt, version, what)

@@ -304,7 +304,7 @@ def test_segment_delete_says_whether_it_existed(fx, capsys):
     ["dashboard", "--out", "new/folder"],
 ])
 def test_good_edge_values_parse(argv):
-    build_parser().parse_args(argv)
+    assert build_parser().parse_args(argv).command == argv[0]
 
 
 def test_good_limit_zero_runs(fx, capsys):
