@@ -249,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, metavar="FILE", type=_input_file,
                    help="TOML config (default: $CRM_ANALYTICS_CONFIG)")
     p.add_argument("--retrain", action="store_true", default=None, help="refit the churn model")
+    p.add_argument("--force", action="store_true", default=None,
+                   help="recompute even if inputs and options are those of the last run")
     p.add_argument("--dashboard-dir", default=None, metavar="DIR", type=_out_dir,
                    help="publish dashboards there after the run")
     _verbosity(p)
@@ -389,6 +391,8 @@ def _run_config(args: argparse.Namespace) -> Any:
         overrides["as_of"] = args.as_of
     if getattr(args, "retrain", None):
         overrides["retrain"] = True
+    if getattr(args, "force", None):
+        overrides["force"] = True
     if getattr(args, "dashboard_dir", None):
         overrides["dashboard_dir"] = args.dashboard_dir
     return load_config(args.config or os.environ.get("CRM_ANALYTICS_CONFIG") or None, overrides)
@@ -409,6 +413,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     config = _run_config(args)
     result = run_batch(_db_path(args), config=config, progress=None if not args.quiet else False)
     print(result)
+    if result.status == "unchanged":
+        return 0  # the earlier run's summary is in `crm-analytics runs` / the dashboards
     print()
     print(result.summary())  # model quality, churn population, risk bands, CLV parameters
     return 0

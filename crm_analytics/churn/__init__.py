@@ -13,7 +13,8 @@
   ``predict(X)`` / ``predict_proba(X)`` on feature tables; ``save`` / ``load``.
 * :func:`score` — ``score(model, store, as_of)``: probability, risk band,
   revenue at risk and three reasons per active customer.
-* :func:`training_cutoffs` — monthly cutoffs whose label windows end by a date.
+* :func:`training_cutoffs` — monthly cutoffs whose label windows end by a date;
+  :func:`select_cutoffs` — some cutoffs of a training set (two fits sharing one build).
 
 >>> from crm_analytics import churn
 >>> churn.ChurnModel().horizon_days
@@ -24,7 +25,15 @@ from crm_analytics.churn.baselines import RecencyRule
 from crm_analytics.churn.evaluation import GRADE_RULE, ChurnEvaluation
 from crm_analytics.churn.features import build_features, feature_names, top_channels
 from crm_analytics.churn.labels import build_labels
-from crm_analytics.churn.model import RISK_BANDS, ChurnModel, score, training_cutoffs, training_set
+from crm_analytics.churn.model import (
+    RISK_BANDS,
+    ChurnModel,
+    score,
+    select_cutoffs,
+    stratified_sample,
+    training_cutoffs,
+    training_set,
+)
 from crm_analytics.churn.reasons import REASON_GROUPS
 
 __all__ = [
@@ -38,6 +47,8 @@ __all__ = [
     "build_labels",
     "feature_names",
     "score",
+    "select_cutoffs",
+    "stratified_sample",
     "top_channels",
     "training_cutoffs",
     "training_set",

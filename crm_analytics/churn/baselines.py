@@ -100,10 +100,31 @@ def logistic_frame(X: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
     return out
 
 
+#: Rows the logistic baseline is fitted on, at most (a seeded stratified draw beyond):
+#: a linear model with a few dozen coefficients is as good from 100,000 examples as
+#: from a million, and lbfgs on 300,000 took 10 s of a 100,000-customer nightly run.
+LOGISTIC_MAX_ROWS = 100_000
+
+
 def fit_logistic(
-    X: pd.DataFrame, y: np.ndarray, numeric: list[str], categorical: list[str]
+    X: pd.DataFrame, y: np.ndarray, numeric: list[str], categorical: list[str],
+    *, max_rows: int = LOGISTIC_MAX_ROWS, seed: int = 0,
 ) -> Pipeline:
-    """Standardised logistic regression on the model's features (the linear baseline)."""
+    """Standardised logistic regression on the model's features (the linear baseline).
+
+    Fitted on all rows up to ``max_rows``, else on a seeded draw of ``max_rows``
+    that keeps each class's share.
+    """
+    y = np.asarray(y)
+    if len(y) > max_rows:
+        rng = np.random.default_rng(seed)
+        keep = np.concatenate([
+            rng.choice(np.flatnonzero(y == v), size=round(max_rows * float(np.mean(y == v))),
+                       replace=False)
+            for v in np.unique(y)
+        ])
+        keep.sort()
+        X, y = X.iloc[keep], y[keep]
     numeric_part = make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
         StandardScaler(),

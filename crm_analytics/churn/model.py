@@ -49,10 +49,12 @@ from crm_analytics.churn.features import (
     FeatureBuild,
     _btyd_features,
     _build,
+    attribute_schema,
+    check_attributes,
     feature_names,
     top_channels,
 )
-from crm_analytics.churn.labels import build_labels, label_window_end
+from crm_analytics.churn.labels import active_from, build_labels, label_window_end
 from crm_analytics.churn.persistence import load_model, save_model
 from crm_analytics.churn.reasons import explain, typical_values
 from crm_analytics.clv import DAYS_PER_UNIT
@@ -60,12 +62,15 @@ from crm_analytics.core.estimator import Estimator
 from crm_analytics.core.params import check_choice, check_number, param_error
 from crm_analytics.core.summary import Summary
 from crm_analytics.core.threads import limits_threads
+from crm_analytics.core.timeutils import cutoff as as_of_cutoff
 from crm_analytics.core.timeutils import to_date
 from crm_analytics.errors import InputError
+from crm_analytics.store.queries import load_query
+from crm_analytics.store.sampling import sample_customers
 
 __all__ = [
-    "CUTOFF_COLUMN", "LABEL_COLUMN", "RISK_BANDS", "ChurnModel", "score", "training_cutoffs",
-    "training_set",
+    "CUTOFF_COLUMN", "LABEL_COLUMN", "RISK_BANDS", "ChurnModel", "score", "select_cutoffs",
+    "stratified_sample", "training_cutoffs", "training_set",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,6 +84,10 @@ MAX_CATEGORIES = 50
 #: and its label (1 = no purchase in the horizon after the cutoff).
 CUTOFF_COLUMN = "cutoff"
 LABEL_COLUMN = "churned"
+#: Evaluation customers the permutation importance is computed on, at most: each
+#: feature is shuffled ``n_repeats`` times and the model re-run, so the cost grows
+#: with this times the number of features.
+IMPORTANCE_SAMPLE = 5_000
 #: Key of the :attr:`pandas.DataFrame.attrs` entry describing a training set.
 TRAINING_SET_ATTRS = "crm_analytics.churn.training_set"
 
@@ -132,6 +141,9 @@ def training_set(
     random_state: int | None = 0,
     evaluate_at: Any = None,
     data_through: Any = None,
+    attributes: bool | list[str] = True,
+    exclude_attributes: list[str] | None = None,
+    channels: list[str] | None = None,
 ) -> pd.DataFrame:
     """Point-in-time training examples of a store, stacked over ``cutoffs``.
 
@@ -139,9 +151,12 @@ def training_set(
     customers active at ``c`` (:func:`~crm_analytics.churn.build_features`), a
     ``cutoff`` column and the label ``churned`` (no purchase in ``(c, c +
     horizon_days]``, :func:`~crm_analytics.churn.build_labels`). The channels
-    whose share is a feature are the top channels at the last cutoff; BTYD and
+    whose share is a feature are the top channels at the last cutoff (or
+    ``channels``); BTYD and
     satisfaction features are used when available at the first cutoff and then
-    required at every later one. ``ChurnModel().fit(training)`` fits on it.
+    required at every later one. The customer attributes used, their kinds and
+    levels are fixed at the last cutoff too (:func:`~crm_analytics.churn.features.attribute_schema`).
+    ``ChurnModel().fit(training)`` fits on it.
 
     Parameters
     ----------
@@ -152,15 +167,28 @@ def training_set(
     clv, satisfaction : bool, default True
         Use BTYD and service/satisfaction features when available.
     max_examples_per_cutoff : int, optional
-        Random sample of customers per cutoff (large stores).
+        At most this many examples per cutoff (large stores), so the cost of
+        a training set does not grow with the store. With more active
+        customers than that, the features are built on a uniform, seeded
+        sample of the customers (:func:`crm_analytics.store.sampling.sample_customers`,
+        about 1.25 times the examples wanted at the last cutoff) and each
+        cutoff is then cut to the limit by a stratified draw that keeps the
+        churn rate (:func:`stratified_sample`). Recorded in the result's
+        ``attrs`` (``sample``) and the fitted model (``training_sample_``).
     random_state : int, optional
-        Seed of that sample.
+        Seed of that sample (the same seed draws the same customers).
     evaluate_at : date-like, optional
         The planned evaluation cutoff: every label window must end on or before it.
     data_through : date-like, optional
         The last day the data are complete through (a run's ``as_of``); every
         label window must end on or before it (default: the last transaction,
         see :func:`~crm_analytics.churn.build_labels`).
+    attributes : bool or list of str, default True
+        Customer attributes as ``attr_<name>`` features: True every one whose
+        name does not look like a label, False none, or a list of names (see
+        :func:`~crm_analytics.churn.build_features`).
+    exclude_attributes : list of str, optional
+        Attributes never to use.
 
     Returns
     -------
@@ -168,7 +196,7 @@ def training_set(
         Indexed by ``customer_id`` (repeated across cutoffs), the feature
         columns then ``cutoff`` (datetime64) and ``churned`` (int 0/1). Its
         ``attrs[TRAINING_SET_ATTRS]`` records the cutoffs, channels, feature
-        sources, ``horizon_days`` and ``active_days``; keep it (pandas keeps
+        sources, the attribute schema, ``horizon_days`` and ``active_days``; keep it (pandas keeps
         ``attrs`` through copies and row selections) for ``fit``.
     """
     owner = "training_set"
@@ -176,6 +204,7 @@ def training_set(
     active_days = _check_int(owner, "active_days", active_days, 1)
     _check_bool(owner, "clv", clv)
     _check_bool(owner, "satisfaction", satisfaction)
+    check_attributes(owner, attributes, exclude_attributes)
     max_examples_per_cutoff = _check_int(owner, "max_examples_per_cutoff",
                                          max_examples_per_cutoff, 1, allow_none=True)
     if random_state is not None:
@@ -200,20 +229,23 @@ def training_set(
                 f"a training label may not overlap the evaluation period (use cutoffs on or "
                 f"before {limit - dt.timedelta(days=horizon_days)})"
             )
-    channels = top_channels(store, dates[-1])
+    channels = top_channels(store, dates[-1]) if channels is None else [str(c) for c in channels]
+    schema = attribute_schema(store, dates[-1], attributes, exclude_attributes)
     frames = []
     build: FeatureBuild | None = None
-    rng = np.random.default_rng(random_state)
+    source, sample = _training_source(store, dates[-1], active_days, max_examples_per_cutoff,
+                                      random_state)
     for cutoff in dates:
         if build is None:
             use_clv, use_sat, require = clv, satisfaction, False
         else:
             use_clv, use_sat, require = build.uses_clv, build.uses_satisfaction, True
         build = _build(
-            store, cutoff, horizon_days=horizon_days, active_days=active_days,
+            source, cutoff, horizon_days=horizon_days, active_days=active_days,
             clv=use_clv, satisfaction=use_sat, channels=channels, require=require,
+            attributes=schema,
         )
-        labels = build_labels(store, cutoff, horizon_days=horizon_days, active_days=active_days,
+        labels = build_labels(source, cutoff, horizon_days=horizon_days, active_days=active_days,
                               data_through=data_through)
         frame = build.frame
         if not frame.index.equals(labels.index):
@@ -221,7 +253,8 @@ def training_set(
         if CUTOFF_COLUMN in frame.columns or LABEL_COLUMN in frame.columns:
             raise AssertionError(f"a feature is named {CUTOFF_COLUMN!r} or {LABEL_COLUMN!r}")
         if max_examples_per_cutoff is not None and len(frame) > max_examples_per_cutoff:
-            keep = np.sort(rng.choice(len(frame), max_examples_per_cutoff, replace=False))
+            keep = stratified_sample(labels.to_numpy(), max_examples_per_cutoff,
+                                     seed=(random_state or 0, cutoff.toordinal()))
             frame, labels = frame.iloc[keep], labels.iloc[keep]
         frame = frame.copy()
         frame[CUTOFF_COLUMN] = pd.Timestamp(cutoff)
@@ -230,16 +263,113 @@ def training_set(
         rate = float(labels.mean()) if len(labels) else np.nan
         log.info("cutoff %s: %d examples, churn rate %.3f", cutoff, len(frame), rate)
     assert build is not None
+    if source is not store:
+        source.close()
     out = pd.concat(frames)
     out.attrs = {TRAINING_SET_ATTRS: {
         "cutoffs": list(dates),
         "channels": list(channels),
         "clv": bool(build.uses_clv),
         "satisfaction": bool(build.uses_satisfaction),
+        "attributes": schema,
         "horizon_days": horizon_days,
         "active_days": active_days,
+        "sample": sample,
     }}
     return out
+
+
+def select_cutoffs(training: pd.DataFrame, cutoffs: Iterable[Any]) -> pd.DataFrame:
+    """The examples of some of a training set's cutoffs, as a training set of its own.
+
+    One :func:`training_set` over the union of two fits' cutoffs (a back-test
+    model and the deployed one share most of theirs) builds each cutoff's
+    features once; each fit then takes its cutoffs from it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"x": [1.0, 2.0, 3.0], CUTOFF_COLUMN: pd.to_datetime(
+    ...     ["2024-01-31", "2024-02-29", "2024-02-29"]), LABEL_COLUMN: [0, 1, 0]})
+    >>> X.attrs = {TRAINING_SET_ATTRS: {"cutoffs": [dt.date(2024, 1, 31), dt.date(2024, 2, 29)]}}
+    >>> part = select_cutoffs(X, ["2024-02-29"])
+    >>> len(part), part.attrs[TRAINING_SET_ATTRS]["cutoffs"]
+    (2, [datetime.date(2024, 2, 29)])
+    """
+    if not _is_training_set(training):
+        raise InputError("select_cutoffs takes the frame of churn.training_set")
+    info = training.attrs[TRAINING_SET_ATTRS]
+    wanted = sorted({to_date(c, "cutoff") for c in cutoffs})
+    have = {to_date(c, "cutoff") for c in info["cutoffs"]}
+    missing = [str(c) for c in wanted if c not in have]
+    if not wanted or missing:
+        raise InputError(f"select_cutoffs: cutoffs {missing or '[]'} are not in the training set "
+                         f"(it has {sorted(str(c) for c in have)})")
+    rows = pd.to_datetime(training[CUTOFF_COLUMN]).dt.date.isin(set(wanted)).to_numpy()
+    out = training.loc[rows].copy()
+    out.attrs = {TRAINING_SET_ATTRS: {**info, "cutoffs": wanted}}
+    return out
+
+
+#: Customers drawn into a training sample per example wanted: the active population
+#: varies between cutoffs, so the sample carries some spare for the stratified cut.
+SAMPLE_SPARE = 1.25
+
+
+def _training_source(store: Any, last_cutoff: dt.date, active_days: int,
+                     max_examples: int | None, seed: int | None) -> tuple[Any, dict[str, Any]]:
+    """The store the training examples come from: the store itself or a uniform customer sample.
+
+    With ``max_examples`` per cutoff and more active customers than that at the
+    last cutoff, a uniform hash sample of ``SAMPLE_SPARE * max_examples / active``
+    of all customers (:func:`crm_analytics.store.sampling.sample_customers`)
+    holds every row the features need, so building them costs the same on a
+    store of a million customers as on one of ``max_examples``.
+    """
+    info: dict[str, Any] = {"max_examples_per_cutoff": max_examples, "customer_fraction": 1.0,
+                            "seed": int(seed or 0)}
+    if max_examples is None:
+        return store, info
+    params = {"active_from": active_from(last_cutoff, active_days),
+              "cutoff": as_of_cutoff(last_cutoff)}
+    n_active = int(store.sql(load_query("churn/sql/active_count.sql"), params)["n_active"].iloc[0])
+    info["active_at_last_cutoff"] = n_active
+    fraction = SAMPLE_SPARE * max_examples / max(n_active, 1)
+    if fraction >= 1.0:
+        return store, info
+    info["customer_fraction"] = round(fraction, 6)
+    log.info("training on a uniform sample of %.1f %% of the customers (%d active at %s, "
+             "%d examples per cutoff wanted)", 100 * fraction, n_active, last_cutoff, max_examples)
+    return sample_customers(store, fraction, seed=int(seed or 0)), info
+
+
+def stratified_sample(labels: np.ndarray, n: int, seed: Any = 0) -> np.ndarray:
+    """Positions of ``n`` rows drawn without replacement, each label in its own proportion.
+
+    Every label value keeps its share of the rows (rounded, the total exactly
+    ``n``); within a label the rows are a seeded uniform draw. Positions come
+    back sorted, so the sample keeps the input's order.
+
+    Examples
+    --------
+    >>> y = np.array([0] * 80 + [1] * 20)
+    >>> keep = stratified_sample(y, 10, seed=1)
+    >>> len(keep), int(y[keep].sum())
+    (10, 2)
+    """
+    labels = np.asarray(labels)
+    if n >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    values, counts = np.unique(labels, return_counts=True)
+    quota = counts * n / len(labels)
+    take = np.floor(quota).astype(int)
+    # Largest remainders get the rows left over, so the quotas sum to exactly n.
+    for k in np.argsort(-(quota - take), kind="stable")[: n - int(take.sum())]:
+        take[k] += 1
+    keep = [rng.choice(np.flatnonzero(labels == v), size=t, replace=False)
+            for v, t in zip(values, take, strict=True)]
+    return np.sort(np.concatenate(keep))
 class ChurnModel(ClassifierMixin, Estimator):
     """Calibrated churn probabilities from histogram gradient boosting.
 
@@ -282,11 +412,20 @@ class ChurnModel(ClassifierMixin, Estimator):
         pair gives fixed probabilities.
     clv, satisfaction : bool, default True
         Use BTYD and service/satisfaction features when those modules are installed.
+    attributes : bool or list of str, default True
+        Customer attributes (extra columns of the customers file) as
+        ``attr_<name>`` features: True every one whose name does not look like a
+        label (``churn``, ``churn_label``, ``cltv``...), False none, or a list of
+        names. Their values are as loaded, not as of a cutoff.
+    exclude_attributes : list of str, optional
+        Attributes never to use.
     learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, l2_regularization
         Passed to :class:`~sklearn.ensemble.HistGradientBoostingClassifier`
         (early stopping is off: its random validation split would mix cutoffs).
     max_examples_per_cutoff : int, optional
-        Random sample of customers per training cutoff (large stores; ``fit(store)`` only).
+        At most this many examples per training cutoff, a stratified sample of
+        a uniform customer sample (large stores; ``fit(store)`` only; see
+        :func:`training_set`).
     random_state : int, default 0
 
     Attributes
@@ -299,6 +438,9 @@ class ChurnModel(ClassifierMixin, Estimator):
         Last day of the last training label window; evaluation must be on or after it.
     channels_ : list of str
         Channels whose share is a feature.
+    attributes_ : dict
+        The customer attributes used: ``{name: {"kind": "numeric" | "categorical",
+        "levels": [...]}}`` (see :func:`~crm_analytics.churn.features.attribute_schema`).
     typical_values_ : dict
         Typical value per feature, the reference of the reasons.
     base_rate_ : float
@@ -358,6 +500,8 @@ class ChurnModel(ClassifierMixin, Estimator):
         l2_regularization: float = 1.0,
         max_examples_per_cutoff: int | None = None,
         random_state: int | None = 0,
+        attributes: bool | list[str] = True,
+        exclude_attributes: list[str] | None = None,
     ):
         self.horizon_days = horizon_days
         self.active_days = active_days
@@ -374,6 +518,8 @@ class ChurnModel(ClassifierMixin, Estimator):
         self.l2_regularization = l2_regularization
         self.max_examples_per_cutoff = max_examples_per_cutoff
         self.random_state = random_state
+        self.attributes = attributes
+        self.exclude_attributes = exclude_attributes
 
     # -- parameters --------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -401,6 +547,10 @@ class ChurnModel(ClassifierMixin, Estimator):
                    allow_none=True)
         _check_bool(owner, "clv", self.clv)
         _check_bool(owner, "satisfaction", self.satisfaction)
+        if isinstance(self.attributes, dict):  # a schema is fitted state, not a parameter
+            raise param_error(owner, "attributes", "True, False or a list of attribute names",
+                              self.attributes)
+        check_attributes(owner, self.attributes, self.exclude_attributes)
         _check_int(owner, "random_state", self.random_state, 0, allow_none=True)
 
     # -- fitting -----------------------------------------------------------------------------
@@ -453,7 +603,8 @@ class ChurnModel(ClassifierMixin, Estimator):
                 clv=self.clv, satisfaction=self.satisfaction,
                 max_examples_per_cutoff=self.max_examples_per_cutoff,
                 random_state=self.random_state, evaluate_at=evaluate_at,
-                data_through=data_through,
+                data_through=data_through, attributes=self.attributes,
+                exclude_attributes=self.exclude_attributes,
             )
             return self._fit_training(training)
         if cutoffs is not None or evaluate_at is not None or data_through is not None:
@@ -484,6 +635,7 @@ class ChurnModel(ClassifierMixin, Estimator):
         self.channels_ = []
         self.uses_clv_ = False
         self.uses_satisfaction_ = False
+        self.attributes_ = {}
         self._learn_schema(frame)
         prepared = self._prepare(frame)
         splitter = StratifiedKFold(n_splits=3, shuffle=True, random_state=self.random_state)
@@ -509,6 +661,11 @@ class ChurnModel(ClassifierMixin, Estimator):
                 raise InputError(
                     f"the training set holds {name} features but the model has {name}=False; "
                     f"build it with training_set(..., {name}=False)")
+        schema = dict(info.get("attributes", {}))
+        if schema and self.attributes is False:
+            raise InputError(
+                "the training set holds customer attribute features but the model has "
+                "attributes=False; build it with training_set(..., attributes=False)")
         dates = [to_date(c, "cutoff") for c in info["cutoffs"]]
         position = {c: k for k, c in enumerate(dates)}
         rows = pd.to_datetime(training[CUTOFF_COLUMN]).dt.date
@@ -524,7 +681,7 @@ class ChurnModel(ClassifierMixin, Estimator):
         X = training.drop(columns=[CUTOFF_COLUMN, LABEL_COLUMN])
         channels = list(info["channels"])
         expected = feature_names(channels=channels, clv=info["clv"],
-                                 satisfaction=info["satisfaction"])
+                                 satisfaction=info["satisfaction"], attributes=schema)
         if list(X.columns) != expected:
             raise InputError(
                 f"the training set's feature columns differ from the feature builder's: "
@@ -538,6 +695,8 @@ class ChurnModel(ClassifierMixin, Estimator):
         self.channels_ = channels
         self.uses_clv_ = bool(info["clv"])
         self.uses_satisfaction_ = bool(info["satisfaction"])
+        self.attributes_ = schema
+        self.training_sample_ = dict(info.get("sample") or {})
         self._learn_schema(X)
         prepared = self._prepare(X)
         self._fit_estimator(prepared, y, self._time_splits(group, y))
@@ -546,7 +705,7 @@ class ChurnModel(ClassifierMixin, Estimator):
         self.recency_rule_ = baselines.RecencyRule.fit(X["recency_days"].to_numpy(), y)
         self.logistic_ = baselines.fit_logistic(
             prepared, y, [c for c in self.numeric_features_ if c in prepared.columns],
-            list(self.categories_),
+            list(self.categories_), seed=self.random_state or 0,
         )
         summary = []
         for k, cutoff in enumerate(dates):
@@ -562,7 +721,7 @@ class ChurnModel(ClassifierMixin, Estimator):
         return _build(
             store, as_of, horizon_days=self.horizon_days, active_days=self.active_days,
             clv=self.uses_clv_, satisfaction=self.uses_satisfaction_, channels=self.channels_,
-            require=True,
+            require=True, attributes=self.attributes_,
         )
 
     # -- estimator ---------------------------------------------------------------------------
@@ -809,7 +968,7 @@ class ChurnModel(ClassifierMixin, Estimator):
     # -- evaluation --------------------------------------------------------------------------
     @limits_threads
     def evaluate(self, store: Any, as_of: Any, *, n_repeats: int = 3,
-                 data_through: Any = None) -> ChurnEvaluation:
+                 data_through: Any = None, max_examples: int | None = None) -> ChurnEvaluation:
         """Backtest at ``as_of``: model against the baselines on the active customers.
 
         ``as_of`` must be on or after the end of the last training label window
@@ -818,7 +977,10 @@ class ChurnModel(ClassifierMixin, Estimator):
         evaluation set (``n_repeats`` shuffles per feature). The model is left
         exactly as it was. ``data_through`` is the last day the data are
         complete through (default: the last transaction): the label window of
-        ``as_of`` must end on or before it.
+        ``as_of`` must end on or before it. ``max_examples`` evaluates on at most
+        that many active customers: a uniform customer sample cut by a
+        stratified draw, as :func:`training_set` samples (recorded in the
+        result's ``notes``); the back-test of a nightly run on a large store.
 
         Returns
         -------
@@ -833,11 +995,31 @@ class ChurnModel(ClassifierMixin, Estimator):
                 f"{self.label_window_end_}; evaluate on or after that date (time-based "
                 "backtest, no overlap between training labels and the evaluation period)"
             )
+        max_examples = _check_int("evaluate", "max_examples", max_examples, 1, allow_none=True)
+        source, sample = _training_source(store, as_of, self.active_days, max_examples,
+                                          self.random_state)
+        try:
+            return self._evaluate(source, as_of, n_repeats=n_repeats, data_through=data_through,
+                                  max_examples=max_examples, sample=sample)
+        finally:
+            if source is not store:
+                source.close()
+
+    def _evaluate(self, store: Any, as_of: dt.date, *, n_repeats: int, data_through: Any,
+                  max_examples: int | None, sample: dict[str, Any]) -> ChurnEvaluation:
         build = self._features(store, as_of)
         self._check_columns(build.frame)
         labels = build_labels(store, as_of, horizon_days=self.horizon_days,
                               active_days=self.active_days, data_through=data_through)
         y = labels.reindex(build.frame.index).to_numpy()
+        notes: list[str] = []
+        if max_examples is not None and len(y) > max_examples:
+            keep = stratified_sample(y, max_examples, seed=(self.random_state or 0,
+                                                            as_of.toordinal()))
+            build.frame, y = build.frame.iloc[keep], y[keep]
+            notes.append(f"evaluated on a stratified sample of {max_examples:,} of the "
+                         f"{sample.get('active_at_last_cutoff', len(keep)):,} active customers "
+                         f"(uniform customer sample of {sample['customer_fraction']:.2%})")
         if len(np.unique(y)) < 2:
             raise InputError(f"evaluate at {as_of}: every active customer has label {y[0]}")
         prepared = self._prepare(build.frame)
@@ -846,7 +1028,6 @@ class ChurnModel(ClassifierMixin, Estimator):
         predictions = pd.DataFrame({"churned": y}, index=build.frame.index)
         predictions["model_probability"] = proba
         predictions["model_score"] = proba
-        notes: list[str] = []
         rule = self.recency_rule_
         recency = build.frame["recency_days"].to_numpy(dtype=float)
         predictions["recency_rule_probability"] = rule.predict_proba(recency)
@@ -938,7 +1119,7 @@ class ChurnModel(ClassifierMixin, Estimator):
         self, prepared: pd.DataFrame, y: np.ndarray, n_repeats: int
     ) -> pd.DataFrame:
         # A sample keeps the cost bounded on big stores; the ranking is stable well before.
-        max_samples = min(1.0, 10_000 / max(len(y), 1))
+        max_samples = min(1.0, IMPORTANCE_SAMPLE / max(len(y), 1))
         result = permutation_importance(
             self.estimator_, self._estimator_input(prepared), y, scoring="roc_auc",
             n_repeats=n_repeats,
@@ -972,7 +1153,9 @@ class ChurnModel(ClassifierMixin, Estimator):
                 ("evaluate on or after", str(self.label_window_end_)),
                 ("feature sources", ", ".join(
                     ["purchases"] + ["BG/NBD"] * self.uses_clv_
-                    + ["service & satisfaction"] * self.uses_satisfaction_)),
+                    + ["service & satisfaction"] * self.uses_satisfaction_
+                    + [f"customer attributes ({', '.join(self.attributes_)})"]
+                    * bool(self.attributes_))),
             ]
         extra = []
         metrics = getattr(self, "metrics_", None)

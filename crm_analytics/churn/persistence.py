@@ -3,10 +3,11 @@
 A model file is a skops archive (:func:`crm_analytics.core.persistence.write_skops`)
 holding the fitted scikit-learn objects and a JSON document with everything
 else: the constructor parameters, the feature list and its schema (categories,
-channels, sources), the training cutoffs, the back-test metrics stored with
-the model, the label-window end of its last training cutoff (the last date
-its training data reach), the id of the store it was trained on (when a
-scoring run trained it) and the package versions. Loading
+channels, sources, the customer attributes with their kinds and levels), the
+training cutoffs, the back-test metrics stored with the model, the label-window
+end of its last training cutoff (the last date its training data reach), the id
+of the store it was trained on (when a scoring run trained it) and the package
+versions. Loading
 (:func:`crm_analytics.core.persistence.read_skops`) checks that the file is a
 skops archive of a sane size holding only types on :data:`TRUSTED_TYPES`
 (nothing else is ever instantiated), that it is a churn model of a format
@@ -77,7 +78,14 @@ _STATE = (
     "typical_values_",
     "base_rate_",
     "n_features_in_",
+    "attributes_",
 )
+#: Fitted state that files written before it existed lack, and its value for them
+#: (such a store model is refused anyway: its features version is older).
+_STATE_ADDED: dict[str, Any] = {"attributes_": {}}
+#: Constructor parameters added since the format began, with the value files
+#: written before them mean (a plain-table model from then still loads).
+_PARAMS_ADDED: dict[str, Any] = {"attributes": True, "exclude_attributes": None}
 
 
 def _versions() -> dict[str, str | None]:
@@ -204,7 +212,7 @@ def load_model(path: str | os.PathLike, model_class: type) -> Any:
 
 def _build_model(cls: type, path: Path, payload: dict[str, Any], meta: dict[str, Any]) -> Any:
     """A ChurnModel from validated metadata and estimators (raises on inconsistent content)."""
-    params = dict(meta["params"])
+    params = {**_PARAMS_ADDED, **meta["params"]}
     if params.get("cutoffs") is not None:
         params["cutoffs"] = [dt.date.fromisoformat(c) for c in params["cutoffs"]]
     if isinstance(params.get("risk_thresholds"), list):
@@ -221,7 +229,7 @@ def _build_model(cls: type, path: Path, payload: dict[str, Any], meta: dict[str,
         raise ModelFileError(f"{path}: damaged churn model file ({exc})") from None
     state = meta["state"]
     for name in _STATE:
-        setattr(model, name, state[name])
+        setattr(model, name, state[name] if name in state else copy.deepcopy(_STATE_ADDED[name]))
     model.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
     model.classes_ = np.asarray(meta["classes"])
     model.cutoffs_ = [dt.date.fromisoformat(c) for c in meta["cutoffs"]]
@@ -360,6 +368,22 @@ _STATE_CHECKS: dict[str, tuple[str, Any]] = {
 }
 
 
+def _is_attribute_schema(v: Any) -> bool:
+    """``{name: {"kind": "numeric" | "categorical", "levels": [str, ...]}}``."""
+    return isinstance(v, dict) and all(
+        isinstance(spec, dict) and set(spec) == {"kind", "levels"}
+        and spec["kind"] in ("numeric", "categorical") and _is_str_list(spec["levels"])
+        and len(set(spec["levels"])) == len(spec["levels"])
+        and (spec["kind"] == "categorical" or not spec["levels"])
+        for spec in v.values()
+    )
+
+
+_STATE_ADDED_CHECKS: dict[str, tuple[str, Any]] = {
+    "attributes_": ("an object {name: {kind, levels}}", _is_attribute_schema),
+}
+
+
 def _read_meta(path: Path, payload: dict[str, Any]) -> dict[str, Any]:
     """The JSON metadata of a model file, every key present with the right type."""
     text = payload.get("meta")
@@ -377,6 +401,8 @@ def _read_meta(path: Path, payload: dict[str, Any]) -> dict[str, Any]:
         raise _damaged(path, f"'store_id' should be a string or null; found "
                              f"{type(meta['store_id']).__name__}")
     _check_keys(path, meta["state"], _STATE_CHECKS, "state.")
+    present = {k: c for k, c in _STATE_ADDED_CHECKS.items() if k in meta["state"]}
+    _check_keys(path, meta["state"], present, "state.")
     return meta
 
 
@@ -418,7 +444,7 @@ def _check_features(path: Path, meta: dict[str, Any]) -> None:
     try:
         current = feature_names(
             channels=state["channels_"], clv=state["uses_clv_"],
-            satisfaction=state["uses_satisfaction_"],
+            satisfaction=state["uses_satisfaction_"], attributes=state.get("attributes_", {}),
         )
     except InputError as exc:
         raise ModelFileError(f"{path}: {exc}") from None

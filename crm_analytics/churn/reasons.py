@@ -20,13 +20,15 @@ on a sample of :data:`SCREEN_ROWS` customers, and groups that never matter there
 are skipped. A group is a reason only where the customer's value lies on the
 risky side (longer silence, fewer purchases, falling spend, SLA breaches, NPS
 of 8 or less, ...; see ``_RISKY``), so the model's interactions never produce
-"NPS score 10" as a reason. A customer with no such group gets the reason "no
-single risk factor stands out (...)", so every customer with a score has at
-least one reason — except a customer at high risk (probability at or above
-the ``high`` threshold of :func:`explain`): their first reason always names a
-factor, the group with the largest contribution whatever its side (or, when
-no group moves the probability, the purchase silence — recency — that every
-churn probability rests on).
+"NPS score 10" as a reason. Each customer attribute (``attr_<name>``) is a group
+of its own, worded with the customer's value ("Contract = Month-to-month"). A
+customer with no such group gets the reason "no single risk factor stands out
+(...)", so every customer with a score has at least one reason — except a
+customer at high risk (probability at or above the ``high`` threshold of
+:func:`explain`): their first reason always names a factor, the group with
+the largest contribution whatever its side (or, when no group moves the
+probability, the purchase silence — recency — that every churn probability
+rests on).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_analytics.churn.features import FIRMOGRAPHIC_FEATURES
+from crm_analytics.churn.features import ATTRIBUTE_PREFIX, FIRMOGRAPHIC_FEATURES
 
 __all__ = [
     "MIN_CONTRIBUTION",
@@ -53,6 +55,8 @@ log = logging.getLogger(__name__)
 
 #: Group name prefix of a feature outside :data:`REASON_GROUPS` (worded generically).
 GENERIC_PREFIX = "feature:"
+#: Group name prefix of a customer attribute feature (``attr_contract`` -> ``attribute:contract``).
+ATTRIBUTE_GROUP_PREFIX = "attribute:"
 
 #: Contributions below this (probability points) are not reported as reasons.
 MIN_CONTRIBUTION = 0.005
@@ -89,6 +93,8 @@ def group_features(features: list[str]) -> dict[str, list[str]]:
     --------
     >>> group_features(["recency_days", "tenure_days", "MonthlyCharges"])
     {'recency': ['recency_days'], 'tenure': ['tenure_days'], 'feature:MonthlyCharges': ['MonthlyCharges']}
+    >>> group_features(["attr_contract"])
+    {'attribute:contract': ['attr_contract']}
     """
     present = set(features)
     groups: dict[str, list[str]] = {}
@@ -100,6 +106,10 @@ def group_features(features: list[str]) -> dict[str, list[str]]:
         if cols:
             groups[name] = cols
             seen.update(cols)
+    for name in features:
+        if name not in seen and name.startswith(ATTRIBUTE_PREFIX):
+            groups[f"{ATTRIBUTE_GROUP_PREFIX}{name[len(ATTRIBUTE_PREFIX):]}"] = [name]
+            seen.add(name)
     for name in features:
         if name not in seen:
             # Prefixed so that a user's column called e.g. "tenure" is never read
@@ -377,6 +387,8 @@ def _typ(typical: dict[str, Any], name: str) -> float:
 def _render(name: str, rows: pd.DataFrame, typical: dict[str, Any], horizon_days: int) -> np.ndarray:
     if name.startswith(GENERIC_PREFIX):
         return _generic(name[len(GENERIC_PREFIX):], rows, typical)
+    if name.startswith(ATTRIBUTE_GROUP_PREFIX):
+        return _attribute(name[len(ATTRIBUTE_GROUP_PREFIX):], rows, typical)
     render = _TEMPLATES[name]
     return np.asarray(render(rows, typical), dtype=object)
 
@@ -391,6 +403,22 @@ def _generic(name: str, rows: pd.DataFrame, typical: dict[str, Any]) -> np.ndarr
         value = col.astype(object).where(col.notna(), "missing").astype(str).to_numpy()
         usual_text = "n/a" if usual is None else str(usual)
     return _cat(name, " = ", value, f" (typical: {usual_text})").astype(object)
+
+
+def _attribute(name: str, rows: pd.DataFrame, typical: dict[str, Any]) -> np.ndarray:
+    """'Contract = Month-to-month (typical: Two year)'; 'Contract not on record' when missing."""
+    column = f"{ATTRIBUTE_PREFIX}{name}"
+    label = name.replace("_", " ").capitalize()
+    col = rows[column]
+    usual = typical.get(column)
+    if pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype):
+        value = _num(col, "%.4g")
+        usual_text = "" if usual is None else f" (typical: {float(usual):.4g})"
+    else:
+        value = col.astype(object).where(col.notna(), "").astype(str).to_numpy()
+        usual_text = "" if usual is None else f" (typical: {usual})"
+    text = _cat(f"{label} = ", value, usual_text)
+    return np.where(col.isna().to_numpy(), f"{label} not on record", text).astype(object)
 
 
 def _recency(r: pd.DataFrame, t: dict[str, Any]) -> np.ndarray:

@@ -62,6 +62,13 @@ class RunConfig:
         baseline and says so.
     churn_training_months : int
         Number of monthly training cutoffs (ending ``churn_horizon_days`` before as_of).
+    churn_max_examples : int
+        Training examples per cutoff, and customers in the back-test, at most
+        (default 25,000). Above it the churn model learns from a uniform,
+        seeded sample of the customers, cut per cutoff by a stratified draw
+        that keeps the churn rate (see :func:`crm_analytics.churn.training_set`);
+        so training memory and time do not grow with the store. Scoring always
+        covers every active customer.
     model_dir : str
         Folder of the saved churn model. Empty: ``models/<store_id>/`` beside the
         store file (``store_id``: a random id the store records once in
@@ -72,6 +79,11 @@ class RunConfig:
         A saved model older than this is refit automatically.
     retrain : bool
         Refit the churn model in this run whatever its age.
+    force : bool
+        Compute even when the inputs and options are those of the latest
+        successful run with the same as_of (otherwise such a run is recognised,
+        recorded as ``unchanged`` and not recomputed; see
+        :mod:`crm_analytics.scoring.unchanged`).
     needs_segments : str
         Number of needs segments, or ``auto``.
     large_employees, large_revenue : float
@@ -114,9 +126,11 @@ class RunConfig:
     churn_active_days: int | str = "auto"
     churn_fallback_margin: float = 0.005
     churn_training_months: int = 12
+    churn_max_examples: int = 25_000
     model_dir: str = ""
     model_max_age_days: int = 30
     retrain: bool = False
+    force: bool = False
     needs_segments: str = "auto"
     large_employees: float = DEFAULT_THRESHOLDS.large_employees
     large_revenue: float = DEFAULT_THRESHOLDS.large_revenue
@@ -151,6 +165,7 @@ INT_RANGES: dict[str, tuple[int, int, str]] = {
     "churn_horizon_days": (1, 730, "a whole number of days"),
     "churn_active_days": (1, 3650, "a whole number of days"),  # or "auto"
     "churn_training_months": (1, 60, "a whole number of months"),
+    "churn_max_examples": (100, 10_000_000, "a whole number of examples"),
     "model_max_age_days": (0, 3650, "a whole number of days"),
     "min_n": (1, 1_000_000, "a whole number of responses"),
     "keep_runs": (1, 10_000, "a whole number of runs"),

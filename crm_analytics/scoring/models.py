@@ -321,7 +321,8 @@ def churn_model_for_run(ctx: RunContext) -> Any | None:
     deploy_cutoffs = [c for c in _last_cutoffs(ctx.as_of, horizon, months) if len(labels[c])]
     # Risk bands calibrated to the churn base rate (see ChurnModel's risk_thresholds).
     params = {"horizon_days": horizon, "active_days": active_days(ctx),
-              "random_state": cfg.seed, "risk_thresholds": "auto"}
+              "random_state": cfg.seed, "risk_thresholds": "auto",
+              "max_examples_per_cutoff": cfg.churn_max_examples}
     calibration = churn.ChurnModel(**params).calibration_cutoffs
     if months < 2:
         ctx.skip("churn", f"churn_training_months is {months}; the churn model needs at least "
@@ -342,11 +343,21 @@ def churn_model_for_run(ctx: RunContext) -> Any | None:
         return None
     # Honest metrics: the same procedure, trained one horizon earlier and
     # evaluated on the latest cutoff whose labels are known (by as_of).
-    backtest = churn.ChurnModel(**params).fit(ctx.store, cutoffs=backtest_cutoffs,
-                                              evaluate_at=backtest_at, data_through=ctx.as_of)
-    evaluation = backtest.evaluate(ctx.store, backtest_at, data_through=ctx.as_of)
-    model = churn.ChurnModel(**params).fit(ctx.store, cutoffs=deploy_cutoffs,
-                                           evaluate_at=ctx.as_of, data_through=ctx.as_of)
+    # One training set over both fits' cutoffs (they share most of them), so each
+    # cutoff's features are built once; the channels are those of the back-test's
+    # last cutoff, so the back-test model sees nothing after its own training data.
+    training = churn.training_set(
+        ctx.store, sorted(set(backtest_cutoffs) | set(deploy_cutoffs)),
+        horizon_days=horizon, active_days=params["active_days"],
+        max_examples_per_cutoff=cfg.churn_max_examples, random_state=cfg.seed,
+        evaluate_at=ctx.as_of, data_through=ctx.as_of,
+        channels=churn.top_channels(ctx.store, backtest_cutoffs[-1]),
+    )
+    backtest = churn.ChurnModel(**params).fit(churn.select_cutoffs(training, backtest_cutoffs))
+    evaluation = backtest.evaluate(ctx.store, backtest_at, data_through=ctx.as_of,
+                                   max_examples=cfg.churn_max_examples)
+    model = churn.ChurnModel(**params).fit(churn.select_cutoffs(training, deploy_cutoffs))
+    del training
     model.store_id_ = sid
     # The deployed model carries the back-test of its procedure as its metrics
     # (evaluate leaves models unchanged: the run stores the result on the model
@@ -365,6 +376,8 @@ def churn_model_for_run(ctx: RunContext) -> Any | None:
         "source": str(path), "retrained": True, "backtest_at": str(backtest_at),
         "training_cutoffs": [str(c) for c in deploy_cutoffs],
         "label_window_end": str(model.label_window_end_), "store_id": sid, "saved": not newer,
+        "training_examples": int(model.training_summary_["n_examples"].sum()),
+        "sample": dict(model.training_sample_),
     }
     if newer:
         ctx.notes.append(f"churn model trained as of {ctx.as_of} not saved: {path} holds one "

@@ -43,8 +43,9 @@ from crm_analytics.dashboards import write_dashboards
 from crm_analytics.errors import InputError, RunError, StoreBusyError
 from crm_analytics.scoring.config import RunConfig, load_config, validate_config
 from crm_analytics.scoring.context import RunContext
-from crm_analytics.scoring.models import churn_model_for_run
+from crm_analytics.scoring.models import MODEL_FILE, churn_model_for_run, model_dir
 from crm_analytics.scoring.steps import STEPS, run_steps
+from crm_analytics.scoring.unchanged import fingerprint, model_digest, previous_match
 from crm_analytics.store import Store, resolve_as_of
 from crm_analytics.store.results import reading
 from crm_analytics.store.schema import RESULT_DDL
@@ -74,7 +75,7 @@ class RunResult:
     skipped: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        steps = ", ".join(f"{k} {v:.1f}s" for k, v in self.step_seconds.items())
+        steps = _steps_text(self)
         lines = [
             f"RunResult(run_id={self.run_id!r}, as_of={self.as_of}, status={self.status})",
             f"  {self.customers:,} customers scored in {self.seconds:.1f} s ({steps})",
@@ -98,12 +99,22 @@ class RunResult:
         return run_summary(self)
 
 
+def _steps_text(result: RunResult) -> str:
+    """``churn 12.3s (21,880 customers), ...``: each step's seconds and the customers it scored."""
+    rows = (result.metrics or {}).get("step_rows") or {}
+    parts = []
+    for name, seconds in result.step_seconds.items():
+        n = rows.get(name)
+        parts.append(f"{name} {seconds:.1f}s" + (f" ({n:,} customers)" if n else ""))
+    return ", ".join(parts) or "nothing recomputed"
+
+
 def run_summary(result: RunResult) -> Summary:
     """The :class:`~crm_analytics.core.summary.Summary` of a run (see :meth:`RunResult.summary`)."""
     from crm_analytics.churn.metrics import display_name, grade
 
     m = result.metrics or {}
-    steps = ", ".join(f"{k} {v:.1f}s" for k, v in result.step_seconds.items())
+    steps = _steps_text(result)
     facts = [
         ("run", f"{result.run_id} ({result.status})"),
         ("as of", str(result.as_of)),
@@ -332,6 +343,14 @@ def _write_run(writer: Store, ctx: RunContext, record: dict[str, Any]) -> None:
         )
         for hook in ctx.on_commit:
             hook(writer)
+        # The model file the run leaves (a hook may have saved a new one), for the
+        # next run's "unchanged" check.
+        digest = model_digest(model_dir(ctx) / MODEL_FILE)
+        if digest != ctx.metrics.get("model_file"):
+            metrics = json.loads(record["metrics"])
+            metrics["model_file"] = digest
+            con.execute("UPDATE runs SET metrics = $metrics WHERE run_id = $run_id",
+                        {"metrics": _json(metrics), "run_id": ctx.run_id})
         # Keep the scores of the newest successful runs only.
         con.execute(
             """
@@ -343,7 +362,7 @@ def _write_run(writer: Store, ctx: RunContext, record: dict[str, Any]) -> None:
         )
 
 
-def _write_failure(writer: Store, record: dict[str, Any]) -> None:
+def _write_record(writer: Store, record: dict[str, Any]) -> None:
     with writer.transaction() as con:
         for ddl in RESULT_DDL:
             con.execute(ddl)
@@ -470,19 +489,29 @@ def run_batch(
         _check_has_customers(store)
         ctx = RunContext(store=store, config=cfg, run_id=run_id, as_of=day)
         ctx.metrics["threads"] = threads
-        steps = run_steps(cfg.steps)
+        ctx.metrics["fingerprint"] = fingerprint(store, cfg)
+        ctx.metrics["model_file"] = model_digest(model_dir(ctx) / MODEL_FILE)
+        same = None if cfg.force or cfg.retrain else previous_match(
+            store, day, ctx.metrics["fingerprint"], ctx.metrics["model_file"])
+        steps = [] if same else run_steps(cfg.steps)
         bar = _progress(len(steps), progress)
         failure: BaseException | None = None
+        step_rows: dict[str, int] = {}
         try:
             for name in steps:
                 s0 = time.perf_counter()
                 log.info("run %s: step %s (as of %s)", run_id, name, day)
+                before = set(ctx.scores.columns)
                 STEPS[name](ctx)
                 step_seconds[name] = round(time.perf_counter() - s0, 3)
+                step_rows[name] = _rows_scored(ctx.scores, before)
                 if bar is not None:
                     bar.set_postfix_str(name)
                     bar.update(1)
-            if ctx.scores.empty:
+            ctx.metrics["step_rows"] = step_rows
+            if same:
+                pass
+            elif ctx.scores.empty:
                 raise RunError(f"no customers as of {day}: the run scored nobody")
             ctx.results["overview"] = summarise(ctx)
         except (KeyboardInterrupt, SystemExit):
@@ -492,6 +521,8 @@ def run_batch(
         finally:
             if bar is not None:
                 bar.close()
+    if same is not None:
+        return _unchanged(store, own_store, ctx, same, started, t0)
     metrics = {k: v for k, v in ctx.metrics.items() if k != "input_rows"}
     if ctx.skipped:
         metrics["skipped"] = dict(ctx.skipped)
@@ -515,7 +546,7 @@ def run_batch(
             if failure is not None:
                 record.update(status="failed", finished_at=_now(),
                               message=f"{type(failure).__name__}: {failure}"[:2000])
-                _write_failure(writer, record)
+                _write_record(writer, record)
     finally:
         if own_store:
             store.close()
@@ -539,6 +570,49 @@ def run_batch(
                            f"{cfg.dashboard_dir}: {exc}") from exc
         result.dashboard_dir = str(Path(index).parent.resolve())
     log.info("run %s succeeded: %s customers as of %s", run_id, result.customers, day)
+    return result
+
+
+def _rows_scored(scores: pd.DataFrame, before: set[str]) -> int:
+    """Customers a step gave at least one value (in the columns it added)."""
+    added = [c for c in scores.columns if c not in before]
+    if not added:
+        return 0
+    return int(scores[added].notna().any(axis=1).sum())
+
+
+def _unchanged(store: Store, own_store: bool, ctx: RunContext, same: dict[str, Any],
+               started: dt.datetime, t0: float) -> RunResult:
+    """Record a run whose inputs and options match run ``same`` and return that run."""
+    cfg = ctx.config
+    note = (f"inputs and options unchanged since run {same['run_id']} (as of {ctx.as_of}, "
+            f"finished {same['finished_at']}): nothing recomputed; force=True (--force) "
+            "recomputes")
+    record = {
+        "run_id": ctx.run_id, "as_of": ctx.as_of, "started_at": started, "status": "unchanged",
+        "finished_at": _now(), "config": _json(cfg.to_dict()),
+        "versions": _json(_package_versions()), "input_rows": _json({}),
+        "metrics": _json({"fingerprint": ctx.metrics["fingerprint"], "same_as": same["run_id"]}),
+        "step_seconds": _json({}), "customers": same["customers"], "message": note[:2000],
+    }
+    try:
+        with _writer_for(store, cfg.busy_timeout) as writer:
+            _write_record(writer, record)
+    finally:
+        if own_store:
+            store.close()
+    log.info("run %s: %s", ctx.run_id, note)
+    metrics = dict(same["metrics"])
+    skipped = metrics.pop("skipped", {}) if isinstance(metrics.get("skipped"), dict) else {}
+    result = RunResult(
+        run_id=same["run_id"], as_of=ctx.as_of, status="unchanged", customers=same["customers"],
+        seconds=round(time.perf_counter() - t0, 3), step_seconds={}, metrics=metrics,
+        notes=[note], skipped=skipped,
+    )
+    if cfg.dashboard_dir:
+        index = write_dashboards(store if not own_store else Path(os.fspath(store.path)),
+                                 cfg.dashboard_dir, run_id=same["run_id"])
+        result.dashboard_dir = str(Path(index).parent.resolve())
     return result
 
 
