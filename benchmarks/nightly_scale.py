@@ -106,9 +106,13 @@ def child(db: str, threads: int) -> None:
         config["threads"] = threads
     t = time.perf_counter()
     result = crm.run_batch(db, config=config, progress=False)
+    model = result.metrics.get("churn_model") or {}
     print(json.dumps({
         "seconds": round(time.perf_counter() - t, 1), "customers": result.customers,
         "steps": result.step_seconds, "skipped": getattr(result, "skipped", {}),
+        "step_peak_mb": result.metrics.get("step_peak_rss_mb", {}),
+        "step_rows": result.metrics.get("step_rows", {}),
+        "churn_sample": model.get("sample"), "churn_examples": model.get("training_examples"),
         "threads": result.metrics.get("threads"), "peak_rss_mb": peak_rss_mb(),
     }))
 
@@ -148,16 +152,24 @@ def main() -> None:
                 for b in burners:
                     b.join(timeout=5)
             rows.append((n, load, wall, rss, report))
-            steps = ", ".join(f"{k} {v:.1f}" for k, v in report["steps"].items())
+            steps = _steps(report)
             print(f"{n:>10,} customers  load {load}  wall {wall:7.1f} s  peak RSS {rss:8,.0f} MiB  "
                   f"threads {report['threads']}  ({steps})", flush=True)
+            print(f"           churn training: {report['churn_examples']} examples, sample "
+                  f"{report['churn_sample']}", flush=True)
             if report["skipped"]:
                 print(f"           skipped: {report['skipped']}")
-    print("\n| customers | competing processes | wall (s) | peak RSS (MiB) | steps (s) |")
+    print("\n| customers | competing processes | wall (s) | peak RSS (MiB) | "
+          "steps: seconds (peak RSS MiB after the step) |")
     print("|---|---|---|---|---|")
     for n, load, wall, rss, report in rows:
-        steps = ", ".join(f"{k} {v:.1f}" for k, v in report["steps"].items())
-        print(f"| {n:,} | {load} | {wall:.1f} | {rss:,.0f} | {steps} |")
+        print(f"| {n:,} | {load} | {wall:.1f} | {rss:,.0f} | {_steps(report)} |")
+
+
+def _steps(report: dict) -> str:
+    peaks = report.get("step_peak_mb") or {}
+    return ", ".join(f"{k} {v:.1f}" + (f" ({peaks[k]:,.0f})" if peaks.get(k) else "")
+                     for k, v in report["steps"].items())
 
 
 if __name__ == "__main__":

@@ -497,6 +497,7 @@ def run_batch(
         bar = _progress(len(steps), progress)
         failure: BaseException | None = None
         step_rows: dict[str, int] = {}
+        step_peak: dict[str, float | None] = {}
         try:
             for name in steps:
                 s0 = time.perf_counter()
@@ -505,10 +506,12 @@ def run_batch(
                 STEPS[name](ctx)
                 step_seconds[name] = round(time.perf_counter() - s0, 3)
                 step_rows[name] = _rows_scored(ctx.scores, before)
+                step_peak[name] = _peak_rss_mb()
                 if bar is not None:
                     bar.set_postfix_str(name)
                     bar.update(1)
             ctx.metrics["step_rows"] = step_rows
+            ctx.metrics["step_peak_rss_mb"] = step_peak
             if same:
                 pass
             elif ctx.scores.empty:
@@ -571,6 +574,17 @@ def run_batch(
         result.dashboard_dir = str(Path(index).parent.resolve())
     log.info("run %s succeeded: %s customers as of %s", run_id, result.customers, day)
     return result
+
+
+def _peak_rss_mb() -> float | None:
+    """The process's peak resident memory so far, in MiB (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Kilobytes on Linux, bytes on macOS.
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def _rows_scored(scores: pd.DataFrame, before: set[str]) -> int:
