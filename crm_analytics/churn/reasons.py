@@ -16,10 +16,11 @@ from the customer's own values ("no purchase for 140 days — 2.3× the usual
 gap"). This is an occlusion attribution — model-agnostic and without SHAP; the
 work is one batched ``predict_proba`` per group over all customers, never a
 Python loop per customer. On large populations the groups are first screened
-on a sample of :data:`SCREEN_ROWS` customers, and groups that never matter there
-are skipped. A group is a reason only where the customer's value lies on the
-risky side (longer silence, fewer purchases, falling spend, SLA breaches, NPS
-of 8 or less, ...; see ``_RISKY``), so the model's interactions never produce
+on a sample of :data:`SCREEN_ROWS` customers, and groups that are a top
+reason of fewer than :data:`SCREEN_MIN_SHARE` of them are skipped. A group is a
+reason only where the customer's value lies on the risky side (longer
+silence, fewer purchases, falling spend, SLA breaches, NPS of 8 or less, ...;
+see ``_RISKY``), so the model's interactions never produce
 "NPS score 10" as a reason. Each customer attribute (``attr_<name>``) is a group
 of its own, worded with the customer's value ("Contract = Month-to-month"). A
 customer with no such group gets the reason "no single risk factor stands out
@@ -63,6 +64,11 @@ MIN_CONTRIBUTION = 0.005
 #: Customers sampled to screen out feature groups that are never a reason (used
 #: when more than four times as many customers are scored).
 SCREEN_ROWS = 5_000
+#: A group is computed for every customer only if it is a top reason of at least this
+#: share of the screening sample (and at least SCREEN_MIN_ROWS customers): rarer
+#: groups would be the reason of a few customers in ten thousand.
+SCREEN_MIN_SHARE = 0.002
+SCREEN_MIN_ROWS = 5
 
 REASON_GROUPS: dict[str, tuple[str, ...]] = {
     "recency": ("recency_days", "overdue_ratio"),
@@ -199,14 +205,14 @@ def explain(
         base[lo : lo + batch_size] = predict_proba(X_model.iloc[lo : lo + batch_size])
     kept = names
     if n > 4 * SCREEN_ROWS:
-        # Screening: a group that moves no sampled customer's probability by half the
-        # reporting threshold is almost never a reason; skipping it saves one full
-        # pass of the model over every customer (groups of constant or unused features).
+        # Screening: a group that is one of the top reasons of almost no sampled
+        # customer (fewer than SCREEN_MIN_SHARE of them, at least SCREEN_MIN_ROWS) is
+        # almost never a reason; skipping it saves one full pass of the model over
+        # every customer (groups of constant, unused or weak features).
         rows = np.sort(np.random.default_rng(0).choice(n, SCREEN_ROWS, replace=False))
         sample = _contributions(predict_proba, X_model.iloc[rows], base[rows], groups, typical,
                                 eligible[rows], batch_size)
-        strong = sample.max(axis=0) >= MIN_CONTRIBUTION / 2
-        kept = [name for name, keep in zip(names, strong, strict=True) if keep]
+        kept = [names[j] for j in _screen(sample, n_reasons)]
         log.info("reasons: %d of %d feature groups pass the screening (%s)", len(kept),
                  len(names), ", ".join(kept))
     contrib = np.zeros((n, len(names)))
@@ -247,6 +253,29 @@ def explain(
         out[f"reason_{rank + 1}"] = text
         out[f"reason_group_{rank + 1}"] = group
     return out
+
+
+def _screen(sample: np.ndarray, n_reasons: int) -> list[int]:
+    """Columns (groups) of a sample's contributions that are a top reason often enough.
+
+    A group is kept when it is among the ``n_reasons`` largest contributions, at
+    or above :data:`MIN_CONTRIBUTION`, for at least ``SCREEN_MIN_SHARE`` of the
+    sampled rows (and at least :data:`SCREEN_MIN_ROWS` of them).
+
+    Examples
+    --------
+    >>> sample = np.array([[0.2, 0.0, 0.01]] * 50 + [[0.2, 0.004, 0.0]] * 50)
+    >>> _screen(sample, 2)
+    [0, 2]
+    """
+    if sample.shape[1] == 0:
+        return []
+    k = min(n_reasons, sample.shape[1])
+    order = np.argsort(-sample, axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(sample, order, axis=1) >= MIN_CONTRIBUTION
+    counts = np.bincount(order[top], minlength=sample.shape[1])
+    needed = max(SCREEN_MIN_ROWS, int(np.ceil(SCREEN_MIN_SHARE * len(sample))))
+    return [j for j in range(sample.shape[1]) if counts[j] >= needed]
 
 
 def _contributions(
