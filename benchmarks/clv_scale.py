@@ -25,6 +25,9 @@
      ``BetaGeoFitter`` -> ``GammaGammaFitter`` (amounts / 100, v scaled back:
      it fails to converge on raw amounts for some data) ->
      ``customer_lifetime_value`` (12 months, monthly rate (1.1)^(1/12) - 1).
+   * **ours, Pareto/NBD** (``--pareto``): our path with ``CLVModel("pareto_nbd")``,
+     timed only: lifetimes' ``ParetoNBDFitter`` (Nelder-Mead, no gradient) is not
+     run at this size.
 
 Both compute BG/NBD + Gamma-Gamma in weeks (days / 7) with purchases merged per
 day. The paths differ in two details, so the CLV cannot match to the last digit:
@@ -58,9 +61,7 @@ TARGET_MEMORY = 1 / 3
 # --------------------------------------------------------------------------- child paths
 
 
-
-
-def run_ours(db: str, memory_limit: str | None, out: str) -> dict:
+def run_ours(db: str, memory_limit: str | None, out: str, purchase_model: str = "bgnbd") -> dict:
     from crm_analytics import clv
     from crm_analytics.store import Store
 
@@ -72,7 +73,7 @@ def run_ours(db: str, memory_limit: str | None, out: str) -> dict:
         summary = clv.rfm_summary(store, AS_OF, time_unit="W")
     stages["summary (SQL)"] = time.perf_counter() - t
     t = time.perf_counter()
-    model = clv.CLVModel(purchase_model="bgnbd").fit(summary)
+    model = clv.CLVModel(purchase_model=purchase_model).fit(summary)
     stages["fit"] = time.perf_counter() - t
     t = time.perf_counter()
     value = model.clv(summary, horizon_days=HORIZON_DAYS, annual_discount_rate=ANNUAL_RATE)
@@ -130,10 +131,6 @@ def run_lifetimes(transactions: str, out: str) -> dict:
 # --------------------------------------------------------------------------- parent
 
 
-
-
-
-
 def compare(data: Path, ours: dict, theirs: dict) -> dict:
     import numpy as np
     import pandas as pd
@@ -157,7 +154,10 @@ def main() -> None:
     parser.add_argument("--duckdb-memory-limit", default="1GB",
                         help="DuckDB memory_limit for our path ('' for DuckDB's default)")
     parser.add_argument("--fresh", action="store_true", help="regenerate and reload the data")
+    parser.add_argument("--pareto", action="store_true",
+                        help="also run our path with Pareto/NBD instead of BG/NBD (timed, not compared)")
     parser.add_argument("--child", choices=["ours", "lifetimes"], help=argparse.SUPPRESS)
+    parser.add_argument("--purchase-model", default="bgnbd", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--memory-limit", default="", help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="ours", help=argparse.SUPPRESS)
@@ -166,7 +166,7 @@ def main() -> None:
     if args.child == "ours":
         data = Path(args.data)
         report = run_ours(str(data / "store.duckdb"), args.memory_limit or None,
-                          str(data / f"clv_{args.tag}.parquet"))
+                          str(data / f"clv_{args.tag}.parquet"), args.purchase_model)
         print(json.dumps(report))
         return
     if args.child == "lifetimes":
@@ -188,13 +188,16 @@ def main() -> None:
     runs["ours, DuckDB defaults"] = run_child(
         __file__, [*ours, "--memory-limit", "", "--tag", "ours_default"])
     runs["lifetimes"] = run_child(__file__, ["--child", "lifetimes", "--data", str(data)])
+    if args.pareto:
+        runs["ours, Pareto/NBD"] = run_child(__file__, [
+            *ours, "--memory-limit", limit, "--tag", "ours_pareto", "--purchase-model", "pareto_nbd"])
 
     print()
-    print(f"{'path':<24}{'work s':>9}{'process s':>11}{'peak RSS MB':>13}   stages (s)")
+    print(f"{'path':<26}{'work s':>9}{'process s':>11}{'peak RSS MB':>13}   stages (s)")
     for name, (report, wall, rss) in runs.items():
         stages = ", ".join(f"{k} {v:.1f}" for k, v in report["stages"].items())
         label = f"ours (memory_limit {limit})" if name == "ours" and limit else name
-        print(f"{label:<24}{report['work_seconds']:>9.1f}{wall:>11.1f}{rss:>13,.0f}   {stages}")
+        print(f"{label:<26}{report['work_seconds']:>9.1f}{wall:>11.1f}{rss:>13,.0f}   {stages}")
     theirs, wall_l, rss_l = runs["lifetimes"]
     for name in ("ours", "ours, DuckDB defaults"):
         report, wall, rss = runs[name]
@@ -214,6 +217,11 @@ def main() -> None:
     print("(lifetimes steps 30.415-day months and drops refunds on purchase days; see the docstring)")
     print(f"our fit: {runs['ours'][0]['histories']:,} distinct histories; notes: "
           + " | ".join(runs["ours"][0]["notes"]))
+    if args.pareto:
+        pareto = runs["ours, Pareto/NBD"][0]
+        params = ", ".join(f"{k} {v:.4g}" for k, v in pareto["params"].items())
+        print(f"Pareto/NBD: fit {pareto['stages']['fit']:.2f} s (with Gamma-Gamma), {params}; notes: "
+              + " | ".join(pareto["notes"]))
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def test_two_stores_in_one_folder_do_not_share_a_model(pair):
 
 
 def test_the_model_is_reused_on_its_schedule(pair):
-    again = crm.run_batch(pair["a"], config=CONFIG)
+    again = crm.run_batch(pair["a"], config={**CONFIG, "force": True})
     info = again.metrics["churn_model"]
     assert info["retrained"] is False
     assert info["source"] == pair["run_a"].metrics["churn_model"]["source"]
@@ -98,7 +98,8 @@ def test_backfilling_never_uses_a_model_trained_on_later_data(pair):
     # The newer cached model is kept: the next nightly run reuses it.
     assert info["saved"] is False
     assert churn.ChurnModel.load(cached).label_window_end_ == latest_end
-    assert crm.run_batch(a, config=CONFIG).metrics["churn_model"]["retrained"] is False
+    again = crm.run_batch(a, config={**CONFIG, "force": True})
+    assert again.metrics["churn_model"]["retrained"] is False
 
 
 def test_a_damaged_cached_model_is_refit_with_a_note(pair):

@@ -93,7 +93,7 @@ def test_failed_step_records_failure_and_keeps_previous_latest(db, monkeypatch):
 
     monkeypatch.setitem(scoring_steps.STEPS, "attributes", broken)
     with pytest.raises(RunError, match="ZeroDivisionError: model blew up"):
-        crm.run_batch(db, config=FAST)
+        crm.run_batch(db, config={**FAST, "force": True})
     runs = crm.runs(db)
     assert runs["status"].tolist() == ["failed", "succeeded"]
     assert "model blew up" in runs["message"].iloc[0]
@@ -109,7 +109,7 @@ def test_an_input_error_inside_a_step_is_a_failed_run_with_its_row(db, monkeypat
 
     monkeypatch.setitem(scoring_steps.STEPS, "attributes", picky)
     with pytest.raises(RunError, match="InputError: customer_features: item 'nps'"):
-        crm.run_batch(db, config=FAST)
+        crm.run_batch(db, config={**FAST, "force": True})
     runs = crm.runs(db)
     assert runs["status"].tolist() == ["failed", "succeeded"]
     assert runs["message"].iloc[0].startswith("InputError: customer_features")
@@ -126,7 +126,7 @@ def test_a_failure_while_writing_the_run_leaves_a_failed_row(db, monkeypatch):
 
     monkeypatch.setitem(scoring_steps.STEPS, "attributes", then_fail_on_commit)
     with pytest.raises(RunError, match="ZeroDivisionError"):
-        crm.run_batch(db, config=FAST)
+        crm.run_batch(db, config={**FAST, "force": True})
     runs = crm.runs(db)
     assert runs["status"].tolist() == ["failed", "succeeded"]
     assert results.latest_run_id(Store(db, read_only=True)) == good.run_id
@@ -142,7 +142,8 @@ def test_cli_exit_code_1_on_failed_run(db, monkeypatch, capsys):
 
 
 def test_old_runs_are_pruned(db):
-    ids = [crm.run_batch(db, config={**FAST, "keep_runs": 2}).run_id for _ in range(3)]
+    ids = [crm.run_batch(db, config={**FAST, "keep_runs": 2, "force": True}).run_id
+           for _ in range(3)]
     with Store(db, read_only=True) as s:
         kept = s.sql("SELECT DISTINCT run_id FROM customer_scores ORDER BY 1")["run_id"].tolist()
     assert kept == sorted(ids[1:])
@@ -279,7 +280,7 @@ def test_a_step_producing_an_unregistered_column_fails_the_run(db, monkeypatch):
     monkeypatch.setitem(scoring_steps.STEPS, "attributes", sloppy)
     with pytest.raises(RunError, match=r"column 'foo' which is not in crm_analytics/store/score_columns\.py"
                        r"; this is a bug"):
-        crm.run_batch(db, config=FAST)
+        crm.run_batch(db, config={**FAST, "force": True})
     runs = crm.runs(db)
     assert runs["status"].tolist() == ["failed", "succeeded"]
     assert "'foo'" in runs["message"].iloc[0]

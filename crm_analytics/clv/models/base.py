@@ -457,10 +457,12 @@ class PurchaseModel(ABC):
         rate = float(np.sum(w * x) / max(np.sum(w * T), 1e-12))
         alpha0 = 1.0 / min(max(rate, 1e-3), 1e3)
         moment = np.log([1.0 if k not in cls.time_params else alpha0 for k in cls.param_names])
+        # The moment start first: on large data BFGS needs fewest iterations from it
+        # (BG/NBD on the 200,000-customer benchmark: 17 against 22 from lifetimes' start).
         return [
+            ("moment", moment),
             ("lifetimes default", np.full(len(cls.param_names), 0.1)),
             ("unit", np.zeros(len(cls.param_names))),
-            ("moment", moment),
         ]
 
     # -- predictions on arrays -----------------------------------------------------------

@@ -79,10 +79,12 @@ class GammaGammaModel:
         ms = m / scale
         mean_m = float(np.sum(w * ms) / np.sum(w))
         starts = [
+            # q = 3, p = 2 and v matching the sample mean: p v / (q - 1) = mean. First because
+            # BFGS needs far fewer evaluations from it (200,000-customer benchmark: 17 against
+            # 100 from lifetimes' start, which ends in a "precision loss" stop).
+            ("moment", np.log([2.0, 3.0, mean_m])),
             ("lifetimes default", np.full(3, 0.1)),
             ("unit", np.zeros(3)),
-            # q = 3, p = 2 and v matching the sample mean: p v / (q - 1) = mean.
-            ("moment", np.log([2.0, 3.0, mean_m])),
         ]
         def make(arrays: tuple) -> Any:
             prep = prepare_gamma_gamma(*arrays)
