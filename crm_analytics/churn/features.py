@@ -471,6 +471,7 @@ def _build(
     require: bool = False,
     attributes: bool | list[str] | dict[str, Any] = True,
     exclude_attributes: list[str] | None = None,
+    btyd_fitted: tuple[pd.DataFrame, Any, pd.DataFrame] | None = None,
 ) -> FeatureBuild:
     """Build the features; ``require=True`` makes an unavailable source an error.
 
@@ -506,7 +507,12 @@ def _build(
     attrs.index = attrs.index.astype(str)
     frame = frame.join(attrs[list(FIRMOGRAPHIC_FEATURES)].astype(object))
     if clv:
-        btyd = _btyd_features(store, as_of, horizon_days, frame.index, require=require)
+        if btyd_fitted is not None:
+            # Fitted once on the whole store (customer batches of one scoring share it).
+            full, fitted, rfm = btyd_fitted
+            btyd = (full.reindex(frame.index), fitted, rfm)
+        else:
+            btyd = _btyd_features(store, as_of, horizon_days, frame.index, require=require)
         if btyd is not None:
             values, build.clv_model, build.rfm = btyd
             frame = frame.join(values)
@@ -629,12 +635,14 @@ def _satisfaction_features(
 
 
 def _btyd_features(
-    store: Any, as_of: dt.date, horizon_days: int, index: pd.Index, *, require: bool
+    store: Any, as_of: dt.date, horizon_days: int, index: pd.Index | None, *, require: bool
 ) -> tuple[pd.DataFrame, Any, pd.DataFrame] | None:
     model_cls = CLVModel
     summary = rfm_summary(store, as_of, time_unit="W")
     summary.index = summary.index.astype(str)
-    values = pd.DataFrame(np.nan, index=index, columns=list(BTYD_FEATURES))
+    # index None: every customer of the summary (a fit shared by several builds).
+    values = pd.DataFrame(np.nan, index=summary.index if index is None else index,
+                          columns=list(BTYD_FEATURES))
     try:
         model = model_cls(purchase_model="bgnbd").fit(summary)
         values["btyd_p_alive"] = _as_series(model.probability_alive(summary), summary.index)

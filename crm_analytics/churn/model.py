@@ -27,6 +27,7 @@ import numbers
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,7 @@ from crm_analytics.core.timeutils import cutoff as as_of_cutoff
 from crm_analytics.core.timeutils import to_date
 from crm_analytics.errors import InputError
 from crm_analytics.store.queries import load_query
-from crm_analytics.store.sampling import sample_customers
+from crm_analytics.store.sampling import customer_part, sample_customers
 
 __all__ = [
     "CUTOFF_COLUMN", "LABEL_COLUMN", "RISK_BANDS", "ChurnModel", "score", "select_cutoffs",
@@ -84,6 +85,8 @@ MAX_CATEGORIES = 50
 #: and its label (1 = no purchase in the horizon after the cutoff).
 CUTOFF_COLUMN = "cutoff"
 LABEL_COLUMN = "churned"
+#: Active customers :func:`score` scores at a time (larger populations go in batches).
+SCORE_BATCH = 200_000
 #: Evaluation customers the permutation importance is computed on, at most: each
 #: feature is shuffled ``n_repeats`` times and the model re-run, so the cost grows
 #: with this times the number of features.
@@ -716,12 +719,12 @@ class ChurnModel(ClassifierMixin, Estimator):
         ).set_index("cutoff")
         return self
 
-    def _features(self, store: Any, as_of: Any) -> FeatureBuild:
+    def _features(self, store: Any, as_of: Any, btyd_fitted: Any = None) -> FeatureBuild:
         """Features of a store as of a date, with the fitted channels and sources (required)."""
         return _build(
             store, as_of, horizon_days=self.horizon_days, active_days=self.active_days,
             clv=self.uses_clv_, satisfaction=self.uses_satisfaction_, channels=self.channels_,
-            require=True, attributes=self.attributes_,
+            require=True, attributes=self.attributes_, btyd_fitted=btyd_fitted,
         )
 
     # -- estimator ---------------------------------------------------------------------------
@@ -1222,7 +1225,7 @@ def _is_numeric_text(col: pd.Series) -> bool:
 
 @limits_threads
 def score(model: ChurnModel, store: Any, as_of: Any, *, reasons: bool = True,
-          scorer: str = "model") -> pd.DataFrame:
+          scorer: str = "model", batch_size: int | None = None) -> pd.DataFrame:
     """Churn scores of the customers of ``store`` active at ``as_of``.
 
     Parameters
@@ -1241,6 +1244,15 @@ def score(model: ChurnModel, store: Any, as_of: Any, *, reasons: bool = True,
         run does so when its back-test shows that baseline is as good:
         :func:`crm_analytics.scoring.models.choose_scorer`). Reasons then
         explain that scorer's probability.
+    batch_size : int, optional
+        Customers scored at a time (default :data:`SCORE_BATCH`). A larger
+        active population is scored in disjoint hash parts of the customers,
+        each copied with its rows into memory
+        (:func:`crm_analytics.store.sampling.customer_part`), so memory follows
+        the batch, not the store; the BG/NBD model behind the BTYD features
+        and the CLV is still fitted once on every customer, so the
+        probabilities equal the unbatched ones. (Reasons screen their feature
+        groups per batch; see :mod:`crm_analytics.churn.reasons`.)
 
     Returns
     -------
@@ -1263,7 +1275,37 @@ def score(model: ChurnModel, store: Any, as_of: Any, *, reasons: bool = True,
         raise InputError("score(model, store, as_of) needs the scoring date as_of")
     if scorer not in SCORERS:
         raise InputError(f"score: scorer must be one of {', '.join(SCORERS)}; got {scorer!r}")
-    build = model._features(store, as_of)
+    if batch_size is not None:
+        batch_size = _check_int("score", "batch_size", batch_size, 1)
+    size = SCORE_BATCH if batch_size is None else batch_size
+    day = to_date(as_of)
+    params = {"active_from": active_from(day, model.active_days), "cutoff": as_of_cutoff(day)}
+    n_active = int(store.sql(load_query("churn/sql/active_count.sql"), params)["n_active"].iloc[0])
+    parts = -(-n_active // size)
+    if parts <= 1 or (scorer == "bgnbd" and not model.uses_clv_):
+        return _score_part(model, store, day, reasons, scorer)
+    # Customer batches: each a disjoint hash part of the customers copied into memory
+    # with all its rows, scored by the unchanged feature code; the BG/NBD model behind
+    # the BTYD features and the CLV is fitted once on every customer, as unbatched.
+    fitted = clv_all = None
+    if model.uses_clv_:
+        fitted = _btyd_features(store, day, model.horizon_days, None, require=True)
+        if fitted is not None:
+            clv_all = pd.Series(model._clv_values(SimpleNamespace(clv_model=fitted[1],
+                                                                  rfm=fitted[2]),
+                                                  fitted[2].index), index=fitted[2].index)
+    log.info("scoring %d active customers in %d batches of about %d", n_active, parts, size)
+    frames = []
+    for part in range(parts):
+        with customer_part(store, part, parts, seed=model.random_state or 0) as sub:
+            frames.append(_score_part(model, sub, day, reasons, scorer, fitted, clv_all))
+    return pd.concat(frames).sort_index()
+
+
+def _score_part(model: ChurnModel, store: Any, as_of: dt.date, reasons: bool, scorer: str,
+                btyd_fitted: Any = None, clv_all: pd.Series | None = None) -> pd.DataFrame:
+    """:func:`score` on one store (a whole store or one batch of its customers)."""
+    build = model._features(store, as_of, btyd_fitted)
     model._check_columns(build.frame)
     prepared = model._prepare(build.frame)
     predict = model._scorer_proba(scorer, store, as_of, build)
@@ -1273,7 +1315,10 @@ def score(model: ChurnModel, store: Any, as_of: Any, *, reasons: bool = True,
     low, high = model.risk_thresholds_
     band = np.where(proba >= high, "high", np.where(proba >= low, "medium", "low"))
     out["risk_band"] = pd.Categorical(band, categories=list(RISK_BANDS), ordered=True)
-    clv = model._clv_values(build, out.index)
+    if clv_all is not None:
+        clv = clv_all.reindex(out.index).to_numpy(dtype=float)
+    else:
+        clv = model._clv_values(build, out.index)
     out["clv"] = clv
     out["revenue_at_risk"] = proba * clv
     out["revenue_at_risk_basis"] = "clv_365d" if np.isfinite(clv).any() else "unavailable"

@@ -21,7 +21,7 @@ from typing import Any
 from crm_analytics.errors import InputError
 from crm_analytics.store.schema import TABLES
 
-__all__ = ["SAMPLE_BUCKETS", "sample_customers"]
+__all__ = ["SAMPLE_BUCKETS", "customer_part", "sample_customers"]
 
 #: Resolution of the hash sample: a customer is kept when ``hash(customer_id, seed)``
 #: modulo this falls below ``fraction * SAMPLE_BUCKETS``.
@@ -31,6 +31,32 @@ SAMPLE_BUCKETS = 1_000_000
 _PER_CUSTOMER = (*TABLES, "customer_attributes")
 
 _SELECT = "SELECT * FROM {table} WHERE hash(customer_id, $seed) % $buckets < $keep"
+_PART = "SELECT * FROM {table} WHERE hash(customer_id, $seed) % $parts = $part"
+
+
+def customer_part(store: Any, part: int, parts: int, seed: int = 0) -> Any:
+    """An in-memory store with one of ``parts`` disjoint hash parts of the customers.
+
+    The parts ``0 .. parts - 1`` of one ``seed`` cover every customer exactly
+    once: a large population is processed part by part in bounded memory
+    (e.g. scored in batches) with every per-customer query unchanged.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_analytics.store import Store
+    >>> store = Store(":memory:")
+    >>> _ = store.load("customers", pd.DataFrame({"customer_id": [f"C{i}" for i in range(100)]}))
+    >>> sizes = [len(customer_part(store, k, 3).table("customers")) for k in range(3)]
+    >>> sum(sizes), min(sizes) > 15
+    (100, True)
+    """
+    for name, value, low in (("parts", parts, 1), ("part", part, 0), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InputError(f"customer_part: {name} must be a whole number >= {low}; got {value!r}")
+    if part >= parts:
+        raise InputError(f"customer_part: part must be below parts ({parts}); got {part}")
+    return _copy(store, _PART, {"seed": seed, "parts": parts, "part": part})
 
 
 def sample_customers(store: Any, fraction: float, seed: int = 0) -> Any:
@@ -66,8 +92,6 @@ def sample_customers(store: Any, fraction: float, seed: int = 0) -> Any:
     >>> sample_customers(store, 0.1, seed=1).table("customers").equals(sample.table("customers"))
     True
     """
-    from crm_analytics.store.store import Store
-
     try:
         fraction = float(fraction)
     except (TypeError, ValueError):
@@ -77,6 +101,13 @@ def sample_customers(store: Any, fraction: float, seed: int = 0) -> Any:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"sample_customers: seed must be a whole number >= 0; got {seed!r}")
     params = {"seed": seed, "buckets": SAMPLE_BUCKETS, "keep": round(fraction * SAMPLE_BUCKETS)}
+    return _copy(store, _SELECT, params)
+
+
+def _copy(store: Any, select: str, params: dict[str, Any]) -> Any:
+    """A ``:memory:`` store holding the rows ``select`` picks from every per-customer table."""
+    from crm_analytics.store.store import Store
+
     sample = Store(":memory:", memory_limit=store.memory_limit, threads=store.threads)
     present = set(store.tables())
     try:
@@ -85,7 +116,7 @@ def sample_customers(store: Any, fraction: float, seed: int = 0) -> Any:
                 if table not in present:
                     continue
                 # The table names are the package's own constants; the values are bound.
-                relation = source.sql(_SELECT.format(table=table), params=params)  # noqa: S608
+                relation = source.sql(select.format(table=table), params=params)  # noqa: S608
                 # Straight from the relation: no extra copy (to_arrow_table from DuckDB 1.4 on).
                 fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
                 rows = fetch()

@@ -111,3 +111,19 @@ def test_fitted_model_records_its_sample(store):
     evaluation = model.evaluate(store, "2025-08-31", max_examples=120)
     assert evaluation.n_customers == 120
     assert any("stratified sample of 120" in n for n in evaluation.notes)
+
+
+def test_batched_scoring_equals_one_pass(store):
+    model = churn.ChurnModel(max_iter=20).fit(store, cutoffs=CUTOFFS)
+    whole = churn.score(model, store, "2025-08-31")
+    batched = churn.score(model, store, "2025-08-31", batch_size=300)
+    assert len(whole) > 3 * 300  # several batches
+    assert batched.index.equals(whole.index)
+    np.testing.assert_allclose(batched["churn_probability"], whole["churn_probability"],
+                               rtol=1e-12)
+    np.testing.assert_allclose(batched["clv"], whole["clv"], rtol=1e-12)
+    assert (batched["risk_band"] == whole["risk_band"]).all()
+    # Below the screening size every group is computed: the reasons agree too.
+    assert (batched["reason_1"] == whole["reason_1"]).all()
+    with pytest.raises(InputError, match="batch_size"):
+        churn.score(model, store, "2025-08-31", batch_size=0)
