@@ -39,7 +39,7 @@ from crm_analytics.store.cleansing import (
     register_functions,
     typed,
 )
-from crm_analytics.store.schema import CUSTOMERS, Table
+from crm_analytics.store.schema import CUSTOMER_KEY, CUSTOMER_KEY_SEQUENCE, CUSTOMERS, Table
 from crm_analytics.store.sources import (
     WHITESPACE,
     Source,
@@ -268,6 +268,10 @@ def _layout_hint(src: Source, delim: str | None, rows: list[list[str]]) -> str:
 
 class Loader:
     """One load into one table, on a connection whose transaction the caller owns."""
+
+    #: Insert each batch ordered by (customer_key, date), so that per-customer queries
+    #: read few row groups. Off only to measure what it costs (load_transactions.py).
+    order_inserts: bool = True
 
     def __init__(
         self, con: duckdb.DuckDBPyConnection, table: Table, *, mode: str = "append",
@@ -786,9 +790,11 @@ class Loader:
 
         Produces ``_crm_stage``: one row per staged row with its typed values, the
         reason it is rejected (if any), its raw text as JSON (rejects only), its
-        rank among the valid rows sharing its key, and whether that key already
-        exists in the target. The raw staging table is dropped right after, so at
-        most two copies of a batch are held at any time.
+        rank among the valid rows sharing its key (1 unless ``_dup``: the key repeats
+        among the batch's valid rows; only those are ranked, in a second statement), its
+        customer's key (``_customer_key``), and whether its key already exists in
+        the target. The raw staging table is dropped right after, so at most two
+        copies of a batch are held at any time.
         """
         t = self.table
         key, target = q(t.key), q(t.name)
@@ -796,10 +802,13 @@ class Loader:
         cleaned = ", ".join(f"{clean_text(q(c))} AS {q(c + '__c')}" for c in self.cols)
         typed_cols = ", ".join(f"{typed(t.column(c), q(c + '__c'))} AS {q(c)}" for c in self.cols)
         checks = self.checks()
-        joins, extra = "", "FALSE AS _unknown"
+        joins, extra, keyed = "", "FALSE AS _unknown", ""
         if t.references_customers:
+            # The customer's surrogate key comes with the check that it exists.
             joins += " LEFT JOIN customers k ON k.customer_id = t.customer_id"
-            extra = "(t.customer_id IS NOT NULL AND k.customer_id IS NULL) AS _unknown"
+            extra = ("(t.customer_id IS NOT NULL AND k.customer_id IS NULL) AS _unknown, "
+                     f"k.{CUSTOMER_KEY} AS _customer_key")
+            keyed = ", _customer_key"
             if self.unknown_customers == "reject":
                 checks.append((
                     "unknown_customer", "_unknown",
@@ -835,13 +844,12 @@ class Loader:
                  u AS (SELECT t.*, {extra} FROM t{joins}),
                  r AS (SELECT *, {code} AS reason_code, {reason} AS reason FROM u),
                  v AS (SELECT _src_no, _source, _row, {", ".join(out)}, reason_code, reason,
-                              _unknown{attrs},
+                              _unknown{keyed}{attrs},
                               CASE WHEN reason_code IS NOT NULL THEN {raw_json} END AS _raw
                        FROM r)
             SELECT v.*,
-                   CASE WHEN v.reason_code IS NULL THEN row_number() OVER (
-                       PARTITION BY v.{key}, v.reason_code IS NULL
-                       ORDER BY v._src_no {order}, v._row {order}) END AS _rank,
+                   CASE WHEN v.reason_code IS NULL THEN 1 END AS _rank,
+                   FALSE AS _dup,
                    tg.{key} IS NOT NULL AS _exists,
                    CASE WHEN tg.{key} IS NOT NULL THEN {self._same('v', 'tg')} END AS _same,
                    CASE WHEN tg.{key} IS NOT NULL THEN {self._diff('v', 'tg')} END AS _diff
@@ -849,11 +857,61 @@ class Loader:
             """  # noqa: S608 - identifiers from schema.py, values bound
         )
         self.sql("DROP TABLE _crm_raw")
+        # Only the valid rows of keys that repeat in the batch are ranked (and marked
+        # _dup): a window over the whole batch, every column as payload, took a third
+        # of the load; finding the repeated keys is one narrow GROUP BY.
+        self.sql(
+            f"""
+            UPDATE _crm_stage SET _rank = w._r, _dup = TRUE
+            FROM (SELECT rowid AS _id, row_number() OVER (
+                      PARTITION BY {key} ORDER BY _src_no {order}, _row {order}) AS _r
+                  FROM _crm_stage
+                  WHERE reason_code IS NULL AND {key} IN (
+                      SELECT {key} FROM _crm_stage WHERE reason_code IS NULL
+                      GROUP BY 1 HAVING count(*) > 1)) w
+            WHERE _crm_stage.rowid = w._id
+            """  # noqa: S608 - identifiers from schema.py
+        )
         if t.references_customers and self.unknown_customers == "create":
-            self.created = int(self.scalar(
-                "INSERT INTO customers (customer_id) SELECT DISTINCT customer_id FROM _crm_stage "
-                "WHERE reason_code IS NULL AND _unknown"
-            ))
+            self.create_customers()
+
+    def create_customers(self) -> None:
+        """``unknown_customers='create'``: a bare customer, with a new key, for each unknown id.
+
+        The new keys are kept in ``_crm_created`` for :meth:`write`.
+        """
+        self.sql(
+            "CREATE OR REPLACE TEMP TABLE _crm_created AS SELECT DISTINCT customer_id "
+            "FROM _crm_stage WHERE reason_code IS NULL AND _unknown"
+        )
+        n = int(self.scalar("SELECT count(*) FROM _crm_created"))
+        if not n:
+            return
+        base = self.allocate_customer_keys(n)
+        self.sql(
+            "CREATE OR REPLACE TEMP TABLE _crm_created AS SELECT customer_id, "
+            f"$base + row_number() OVER (ORDER BY customer_id) AS {CUSTOMER_KEY} FROM _crm_created",
+            {"base": base},
+        )
+        self.created = int(self.scalar(
+            f"INSERT INTO customers (customer_id, {CUSTOMER_KEY}) "
+            f"SELECT customer_id, {CUSTOMER_KEY} FROM _crm_created ORDER BY {CUSTOMER_KEY}"
+        ))
+
+    def allocate_customer_keys(self, n: int) -> int:
+        """Reserve ``n`` new customer keys; return ``base``: the keys are base + 1 .. base + n.
+
+        The keys come from the sequence (consecutive: the store is the only writer
+        of its file), so a key is never handed out twice, even after its customer
+        row was deleted. Should keys have been written by hand beyond the sequence,
+        it is moved past them first.
+        """
+        seq = f"nextval('{CUSTOMER_KEY_SEQUENCE}')"
+        last = int(self.scalar(f"SELECT max({seq}) FROM range($n)", {"n": n}))
+        high = int(self.scalar(f"SELECT coalesce(max({CUSTOMER_KEY}), 0) FROM customers"))
+        if high > last - n:
+            last = int(self.scalar(f"SELECT max({seq}) FROM range($n)", {"n": high - last + n}))
+        return last - n
 
     # -- duplicates and writing -----------------------------------------------------------
     def _compared(self) -> list[str]:
@@ -908,8 +966,8 @@ class Loader:
             UNION ALL
             SELECT 'duplicate', 'duplicate_conflict', {dup_reason}, d._source, d._row, d.{key},
                    {self._typed_json('d')}
-            FROM _crm_stage d JOIN _crm_stage w ON w.{key} = d.{key} AND w._rank = 1
-            WHERE d._rank > 1 AND NOT ({self._same('d', 'w')})
+            FROM _crm_stage d JOIN _crm_stage w ON w.{key} = d.{key} AND w._rank = 1 AND w._dup
+            WHERE d._dup AND d._rank > 1 AND NOT ({self._same('d', 'w')})
             {existing}
             """  # noqa: S608
         )
@@ -928,20 +986,52 @@ class Loader:
             """
         )
 
+    def _keyed_stage(self) -> str:
+        """The staged rows with ``_customer_key`` filled in for the customers just created."""
+        if not self.created:
+            return "_crm_stage"
+        return (
+            f"(SELECT s.* REPLACE (coalesce(s._customer_key, n.{CUSTOMER_KEY}) AS _customer_key) "
+            "FROM _crm_stage s LEFT JOIN _crm_created n "
+            "ON s._unknown AND n.customer_id = s.customer_id)"
+        )
+
     def write(self) -> tuple[int, int]:
-        """Insert new keys; in upsert mode update changed ones. Returns (inserted, updated)."""
-        key, target = q(self.table.key), q(self.table.name)
+        """Insert new keys; in upsert mode update changed ones. Returns (inserted, updated).
+
+        New customers get new customer keys (in customer_id order); rows of the
+        other tables carry their customer's key. A batch is inserted ordered by
+        (customer_key, date) (see :attr:`order_inserts`).
+        """
+        t = self.table
+        key, target = q(t.key), q(t.name)
         cols = ", ".join(q(c) for c in self.cols)
+        new = "_rank = 1 AND NOT _exists"
+        params: dict[str, Any] = {}
+        if t.references_customers:
+            stage, customer_key = self._keyed_stage(), "_customer_key"
+        else:
+            stage = "_crm_stage"
+            n = int(self.scalar(f"SELECT count(*) FROM _crm_stage WHERE {new}"))  # noqa: S608
+            params["base"] = self.allocate_customer_keys(n) if n else 0
+            customer_key = "$base + row_number() OVER (ORDER BY customer_id)"
+        order = ""
+        if self.order_inserts:
+            order = " ORDER BY " + ", ".join(q(c) for c in t.order_by)
         # DuckDB's INSERT and UPDATE return the number of rows they wrote.
         inserted = self.scalar(
-            f"INSERT INTO {target} ({cols}) "  # noqa: S608
-            f"SELECT {cols} FROM _crm_stage WHERE _rank = 1 AND NOT _exists"
+            f"INSERT INTO {target} ({cols}, {CUSTOMER_KEY}) SELECT * FROM ("  # noqa: S608
+            f"SELECT {cols}, {customer_key} AS {CUSTOMER_KEY} FROM {stage} WHERE {new}){order}",
+            params,
         )
         updated = 0
-        sets = ", ".join(f"{q(c)} = m.{q(c)}" for c in self._compared())
+        changed = self._compared()
+        sets = ", ".join(f"{q(c)} = m.{q(c)}" for c in changed)
+        if t.references_customers and "customer_id" in changed:  # a row moved to another customer
+            sets += f", {CUSTOMER_KEY} = m._customer_key"
         if self.mode == "upsert" and sets:
             updated = self.scalar(
-                f"UPDATE {target} SET {sets} FROM _crm_stage m "  # noqa: S608
+                f"UPDATE {target} SET {sets} FROM {stage} m "  # noqa: S608
                 f"WHERE m._rank = 1 AND m._exists AND NOT m._same AND {target}.{key} = m.{key}"
             )
         if self.attrs and self.attr_names:
@@ -1007,7 +1097,7 @@ class Loader:
 
     def drop_staging(self) -> None:
         for name in ("_crm_raw", "_crm_bad", "_crm_stage", "_crm_q", "_crm_csv_rej", "_crm_lines",
-                     "_crm_csv_scan", "_crm_csv_rej0", "_crm_csv_scan0"):
+                     "_crm_csv_scan", "_crm_csv_rej0", "_crm_csv_scan0", "_crm_created"):
             self.sql(f"DROP TABLE IF EXISTS {name}")
 
     def run(self, sources: list[Source] | None, column_map: dict[str, str] | None, *,

@@ -35,13 +35,16 @@ from crm_analytics.errors import CRMError, InputError, StoreBusyError
 from crm_analytics.store.cleansing import country_regions, country_rows, q
 from crm_analytics.store.loading import Loader, LoadReport
 from crm_analytics.store.schema import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     SCHEMA_VERSION_KEY,
+    SEQUENCE_DDL,
     STORE_MARKER_KEY,
     STORE_MARKER_VALUE,
     SYSTEM_DDL,
     TABLES,
     get_table,
+    table_ddl,
 )
 from crm_analytics.store.sources import resolve_sources
 
@@ -63,9 +66,9 @@ MAX_THREADS = 256
 # Every table the store owns: canonical, bookkeeping and results.
 _SYSTEM_TABLES = tuple(d.split("(")[0].split()[-1] for d in SYSTEM_DDL)
 _OWN_TABLES = (*TABLES, *_SYSTEM_TABLES)
-# Migrations from schema version n to n + 1, run in one transaction on opening
-# a store written by an older crm_analytics. Version 1 is the first: none yet.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {}
+# Migrations from schema version n to n + 1 (defined in schema.py with the DDL), run
+# in one transaction on opening a store written by an older crm_analytics.
+_MIGRATIONS: dict[int, tuple[str, ...]] = MIGRATIONS
 
 DATE_COLUMNS = {
     "customers": "created_at",
@@ -491,15 +494,14 @@ class Store:
         con = self.con
         con.execute("BEGIN")
         try:
+            con.execute(SEQUENCE_DDL)
             for table in TABLES.values():
-                cols = ", ".join(
-                    f"{q(c.name)} {c.sql_type}" + (" NOT NULL" if c.name == table.key else "")
-                    for c in table.columns
-                )
-                con.execute(f"CREATE TABLE IF NOT EXISTS {q(table.name)} ({cols})")
+                con.execute(table_ddl(table))
             for ddl in SYSTEM_DDL:
                 con.execute(ddl)
             for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
+                log.info("%s: migrating the store from schema version %d to %d", self.path,
+                         step, step + 1)
                 for statement in _MIGRATIONS.get(step, ()):
                     con.execute(statement)
             meta = dict(con.execute("SELECT key, value FROM store_meta").fetchall())

@@ -71,12 +71,14 @@ def test_canonical_tables_have_contract_columns_and_types(store):
         "SELECT table_name, column_name, data_type FROM information_schema.columns "
         "WHERE table_name = 'transactions' ORDER BY ordinal_position"
     )
+    # The contract columns, then the store's own integer customer key (schema version 2).
     assert cols["column_name"].tolist() == [
         "transaction_id", "customer_id", "transaction_date", "amount", "quantity",
-        "product_category", "channel",
+        "product_category", "channel", "customer_key",
     ]
     assert cols["data_type"].tolist() == [
         "VARCHAR", "VARCHAR", "TIMESTAMP", "DECIMAL(18,4)", "BIGINT", "VARCHAR", "VARCHAR",
+        "BIGINT",
     ]
 
 

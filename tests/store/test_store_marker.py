@@ -154,12 +154,13 @@ def test_a_store_from_before_the_marker_is_recognised_and_marked(tmp_path):
     with Store(path) as s:
         s.load("customers", pd.DataFrame({"customer_id": ["C1"]}))
         s.execute("DELETE FROM store_meta WHERE key = ?", [STORE_MARKER_KEY])
-    assert _meta(path) == {"schema_version": "1"}
+    assert _meta(path) == {"schema_version": str(SCHEMA_VERSION)}
     with Store(path, read_only=True) as s:  # readable as it is
         assert len(s.table("customers")) == 1
     with Store(path) as s:
         assert len(s.table("customers")) == 1
-    assert _meta(path) == {STORE_MARKER_KEY: STORE_MARKER_VALUE, "schema_version": "1"}
+    assert _meta(path) == {STORE_MARKER_KEY: STORE_MARKER_VALUE,
+                           "schema_version": str(SCHEMA_VERSION)}
 
 
 def test_an_empty_duckdb_database_becomes_a_store(tmp_path):

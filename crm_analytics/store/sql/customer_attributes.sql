@@ -1,3 +1,6 @@
+-- @params cutoff:TIMESTAMP large_employees:INTEGER large_revenue:DOUBLE
+-- @grain customer_id
+-- @engines duckdb spark
 -- Customer attributes with the size band (see crm_analytics/features.py).
 -- Parameters: $cutoff (TIMESTAMP or NULL: customers created before it; NULL = all),
 --             $large_employees (INTEGER), $large_revenue (DOUBLE)

@@ -1,3 +1,6 @@
+-- @params cutoff:TIMESTAMP start:TIMESTAMP
+-- @grain customer_id
+-- @engines duckdb spark
 -- Revenue per customer: last 365 days up to as_of, and lifetime to as_of.
 -- Parameters: $cutoff (TIMESTAMP, exclusive), $start (TIMESTAMP, inclusive: cutoff - 365 days)
 -- Output: customer_id, revenue_365d, transactions_365d, revenue_lifetime, last_purchase_at

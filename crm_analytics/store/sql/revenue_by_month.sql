@@ -1,3 +1,6 @@
+-- @params cutoff:TIMESTAMP start:TIMESTAMP
+-- @grain month
+-- @engines duckdb spark
 -- Net revenue, purchases and buying customers per calendar month, up to as_of.
 -- Parameters: $cutoff (TIMESTAMP, exclusive), $start (TIMESTAMP, inclusive)
 -- Output: month (DATE, first day), revenue, refunds, transactions, customers

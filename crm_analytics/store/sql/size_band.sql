@@ -1,3 +1,6 @@
+-- @params large_employees:INTEGER large_revenue:DOUBLE
+-- @grain (fragment)
+-- @engines duckdb spark
 -- Fragment, included with `-- @include store/sql/size_band.sql`: the size band of a row of
 -- customers as one CASE expression (the rule of crm_analytics/features.py).
 -- Parameters: $large_employees (INTEGER), $large_revenue (DOUBLE)

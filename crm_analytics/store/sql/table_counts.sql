@@ -1,3 +1,6 @@
+-- @params cutoff:TIMESTAMP
+-- @grain table_name
+-- @engines duckdb spark
 -- Row counts of the canonical tables as of a date.
 -- Parameters: $cutoff (TIMESTAMP, exclusive: the day after as_of at 00:00)
 -- Output: table_name, n_rows
