@@ -48,6 +48,9 @@ def prepare_store(name: str, n_customers: int, seed: int, fresh: bool,
         meta = json.loads(meta_path.read_text())
         if meta.get("params") == params:
             meta["cached"] = True
+            # Opened once for writing: a store of an older schema version migrates here,
+            # not in the timed (read-only) child.
+            Store(data / "store.duckdb").close()
             return data, meta
     data.mkdir(parents=True, exist_ok=True)
     for leftover in ("store.duckdb", "store.duckdb.wal"):

@@ -577,7 +577,15 @@ def run_batch(
 
 
 def _peak_rss_mb() -> float | None:
-    """The process's peak resident memory so far, in MiB (None where the OS does not say)."""
+    """The process's peak resident memory so far, in MiB (None where the OS does not say).
+
+    Linux: ``VmHWM`` of ``/proc/self/status`` (``ru_maxrss`` survives ``exec``, so a
+    child of a big parent would report the parent's peak); elsewhere ``ru_maxrss``.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
     try:
         import resource
     except ImportError:  # Windows
