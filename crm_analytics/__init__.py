@@ -4,7 +4,7 @@ The layers, bottom to top (each imports only from the ones below it; a test
 checks this): ``errors`` and ``core`` → ``store`` → the domain packages
 ``clv``, ``satisfaction``, ``churn``, ``segmentation`` (and the test-data
 ``datasets``) → ``scoring`` → the applications ``exports``, ``dashboards``,
-``demo``, ``cli``.
+``customers`` (the single customer view), ``demo``, ``web`` (the read-only app), ``cli``.
 
 >>> import crm_analytics as crm
 >>> store = crm.Store(":memory:")
@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from crm_analytics import churn, clv, datasets, satisfaction, scoring, segmentation
+    from crm_analytics.customers import customer_view, find_customers
     from crm_analytics.exports import export_segment
     from crm_analytics.scoring import run_batch
     from crm_analytics.store import default_as_of
@@ -33,8 +34,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 # `import crm_analytics` (and every CLI call) stays fast.
 _SUBPACKAGES = ("churn", "clv", "datasets", "satisfaction", "scoring", "segmentation", "store")
 _LAZY = {
+    "customer_view": "crm_analytics.customers",
     "default_as_of": "crm_analytics.store",
     "export_segment": "crm_analytics.exports",
+    "find_customers": "crm_analytics.customers",
     "latest_scores": "crm_analytics.store.results",
     "run_batch": "crm_analytics.scoring",
     "run_results": "crm_analytics.store.results",
@@ -58,7 +61,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "CRMError", "InputError", "LoadReport", "Store", "__version__", "churn", "clv", "datasets",
-    "default_as_of", "export_segment", "latest_scores", "run_batch", "run_results", "runs",
-    "satisfaction", "scoring", "segmentation",
+    "CRMError", "InputError", "LoadReport", "Store", "__version__", "churn", "clv", "customer_view",
+    "datasets", "default_as_of", "export_segment", "find_customers", "latest_scores", "run_batch",
+    "run_results", "runs", "satisfaction", "scoring", "segmentation",
 ]

@@ -297,8 +297,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     _verbosity(p)
 
+    _add_customer_parsers(sub)
+
     p = sub.add_parser("example-config", help="print a documented example crm.toml")
     return parser
+
+
+def _add_customer_parsers(sub: Any) -> None:
+    """``customer`` (the single customer view, search) and ``serve`` (the read-only web app)."""
+    p = sub.add_parser("customer", help="show one customer's view (profile, value, churn, tickets, "
+                                        "next best action), or find customers")
+    p.add_argument("customer_id", nargs="?", default=None, metavar="ID", type=_text,
+                   help="the customer's id (or find it with --email, --phone or --name)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--email", type=_text, help="find by e-mail (any case, spaces ignored)")
+    how.add_argument("--phone", type=_text, help="find by phone number (any formatting)")
+    how.add_argument("--name", type=_text, help="find by name (part of it; case and accents ignored)")
+    _db_arg(p)
+    p.add_argument("--as-of", default=None, metavar="DATE", type=_iso_date,
+                   help="the view as of this date (inclusive), YYYY-MM-DD (default: the latest data)")
+    p.add_argument("--limit", type=_int_at_least(1, 1000), default=20,
+                   help="most matches listed by a search (default: 20)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _verbosity(p)
+
+    p = sub.add_parser("serve", help="serve the read-only web app: customer search and card, "
+                                     "JSON API, dashboards")
+    _db_arg(p)
+    p.add_argument("--host", default="127.0.0.1", type=_text,
+                   help="address to bind (default: 127.0.0.1); any other needs a token")
+    p.add_argument("--port", type=_int_at_least(1, 65535), default=8000, help="default: 8000")
+    p.add_argument("--token", default=None, type=_text,
+                   help="access token every request must carry (default: $CRM_ANALYTICS_TOKEN; "
+                        "prefer the variable: a command line is visible to other users)")
+    _verbosity(p)
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -504,6 +536,55 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What a search finds when it found the one customer asked for (several rows may match).
+_SURE_MATCHES = ("exact", "same number")
+
+
+def cmd_customer(args: argparse.Namespace) -> int:
+    import json
+
+    from crm_analytics.customers import customer_view, find_customers
+    from crm_analytics.store.results import reading
+
+    searches = [(by, getattr(args, by)) for by in ("email", "phone", "name") if getattr(args, by)]
+    if (args.customer_id is None) == (not searches):
+        raise UsageError("customer needs an ID or one of --email, --phone, --name (not both)")
+    with reading(_db_path(args)) as store:
+        if args.customer_id is not None:
+            view = customer_view(store, args.customer_id, args.as_of)
+        else:
+            by, query = searches[0]
+            found = find_customers(store, query, limit=args.limit, by=by)
+            if found.empty:
+                raise InputError(f"no customer matches --{by} {query!r}")
+            sure = found[found["match"].isin(_SURE_MATCHES)] if by != "name" else found.iloc[:0]
+            if len(found) > 1 and len(sure) != 1:
+                if args.json:
+                    rows = json.loads(found.reset_index().to_json(orient="records", date_format="iso"))
+                    print(json.dumps({"query": query, "by": by, "matches": rows}, indent=2,
+                                     ensure_ascii=False))
+                else:
+                    print(f"{len(found)} customers match --{by} {query!r}; show one with "
+                          "`crm-analytics customer ID`")
+                    _print_frame(found[["name", "email", "phone", "customer_type", "region", "match"]])
+                return 0
+            view = customer_view(store, (sure if len(sure) == 1 else found).index[0], args.as_of)
+    print(json.dumps(view.to_dict(), indent=2, ensure_ascii=False) if args.json else view)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from crm_analytics.web import ENV_TOKEN, check_bind, serve
+
+    token = args.token if args.token is not None else (os.environ.get(ENV_TOKEN) or None)
+    check_bind(args.host, token)
+    path = _db_path(args)
+    serve(path, host=args.host, port=args.port, token=token,
+          log_level="debug" if args.verbose else "warning",
+          ready=lambda url: print(f"serving {url} (read-only: {path}); Ctrl-C stops", flush=True))
+    return 0
+
+
 def cmd_example_config(args: argparse.Namespace) -> int:
     from crm_analytics.scoring.config import EXAMPLE_TOML
 
@@ -516,6 +597,7 @@ COMMANDS = {
     "score": cmd_score, "train": cmd_train, "runs": cmd_runs, "dashboard": cmd_dashboard,
     "export": cmd_export, "segment": cmd_segment, "demo": cmd_demo,
     "example-config": cmd_example_config,
+    "customer": cmd_customer, "serve": cmd_serve,
 }
 
 

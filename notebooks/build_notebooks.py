@@ -255,6 +255,9 @@ allowed."""),
     seg.parse_rule("clv > 10; DROP TABLE customers")
 except crm.InputError as err:
     print(err)"""),
+    ("code", """# The single customer view of one of them: the card an agent sees (str(view) is the text card)
+members = seg.segment_members(store, "EMEA at risk")
+crm.customer_view(store, members[0] if len(members) else scores.index[0])"""),
     ("md", """## The export
 
 Consent honoured, one row per contact (shared e-mails or phones merged), each

@@ -226,7 +226,7 @@ def test_kill_minus_9_midway_leaves_previous_run_latest(db):
             pd.testing.assert_frame_equal(crm.latest_scores(db), before)
         else:  # the run finished before the kill: then it is complete
             assert len(crm.latest_scores(db)) == len(before)
-    after = crm.run_batch(db)
+    after = crm.run_batch(db, config={"force": True})
     assert after.status == "succeeded"
     assert results.latest_run_id(Store(db, read_only=True)) == after.run_id
 

@@ -1,3 +1,6 @@
+-- @params cutoff:TIMESTAMP max_levels:INTEGER
+-- @grain name value
+-- @engines duckdb spark
 -- Customer attributes as churn features: per attribute, whether every value is a number,
 -- and its most frequent values (see attribute_schema in crm_analytics/churn/features.py).
 -- Parameters: $cutoff (TIMESTAMP or NULL: customers created before it; NULL = all),

@@ -1,3 +1,6 @@
+-- @params cutoff:TIMESTAMP
+-- @grain channel
+-- @engines duckdb spark
 -- Purchase lines per channel before $cutoff (to fix the channels whose share is a feature).
 -- Parameters: $cutoff (TIMESTAMP, as_of + 1 day at 00:00)
 -- Output: channel, n_lines (most used first; ties by name)

@@ -1,3 +1,6 @@
+-- @params (none)
+-- @grain (one row)
+-- @engines duckdb spark
 -- First and last transaction timestamps in the store (to check label windows are observed).
 -- Parameters: none
 -- Output: first_transaction, last_transaction, n_transactions

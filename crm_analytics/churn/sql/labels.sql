@@ -1,3 +1,6 @@
+-- @params active_from:DATE cutoff:TIMESTAMP horizon_cutoff:TIMESTAMP
+-- @grain customer_id
+-- @engines duckdb spark
 -- Churn labels: customers active at as_of and whether they buy again within the horizon.
 -- A purchase is a transaction with amount >= 0 (negative amounts are refunds/returns).
 -- Parameters: $active_from (DATE, first day of the activity lookback, as_of - active_days + 1),

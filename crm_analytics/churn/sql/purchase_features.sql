@@ -1,3 +1,6 @@
+-- @params as_of:DATE cutoff:TIMESTAMP active_from:DATE d30:DATE d90:DATE d180:DATE d365:DATE prev90_from:DATE prev90_to:DATE channel_1:VARCHAR channel_2:VARCHAR channel_3:VARCHAR
+-- @grain customer_id
+-- @engines duckdb spark
 -- Purchase-behaviour features of the customers active at as_of, from transactions before $cutoff.
 -- A purchase is a transaction with amount >= 0; purchases on the same day count as one purchase
 -- day (as in BTYD models); negative amounts are refunds. Day differences use DATE - DATE

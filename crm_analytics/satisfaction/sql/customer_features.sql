@@ -1,3 +1,6 @@
+-- @params cutoff:TIMESTAMP nps_item:VARCHAR csat_item:VARCHAR
+-- @grain customer_id
+-- @engines duckdb spark
 -- Satisfaction features per customer as of a date (crm_analytics.satisfaction.customer_features
 -- documents each column). Windows of N days are [cutoff - N days, cutoff): the N days
 -- ending with as_of.

@@ -1,3 +1,6 @@
+-- @params item:VARCHAR cutoff:TIMESTAMP window_days:INTEGER
+-- @grain response_id
+-- @engines duckdb spark
 -- The service a customer experienced before each answer to a survey item: the features of
 -- crm_analytics.satisfaction.service_impact, one row per answer up to a date.
 -- Parameters:

@@ -1,3 +1,6 @@
+-- @params survey:VARCHAR cutoff:TIMESTAMP latest_only:BOOLEAN
+-- @grain customer_id responded_on item
+-- @engines duckdb spark
 -- Answers to one survey as of a date, one row per questionnaire and item: the long form
 -- behind survey_wide. A questionnaire is a customer's answers to the survey on one day;
 -- an item answered twice that day keeps its latest answer.

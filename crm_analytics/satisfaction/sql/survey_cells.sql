@@ -1,3 +1,6 @@
+-- @params item:VARCHAR since:TIMESTAMP cutoff:TIMESTAMP period:VARCHAR by_1:VARCHAR by_2:VARCHAR by_3:VARCHAR large_employees:BIGINT large_revenue:DOUBLE
+-- @grain group_1 group_2 group_3 period_start score scale_min scale_max
+-- @engines duckdb spark
 -- Answers to one survey item counted per cell (up to three customer attributes) and period,
 -- as of a date: the input of nps_table / csat_table (count_col='n_answers').
 -- Parameters:

@@ -1,3 +1,6 @@
+-- @params cutoff:TIMESTAMP
+-- @grain survey item
+-- @engines duckdb spark
 -- What the store holds of each survey item as of a date: for checks and error messages.
 -- Parameters: $cutoff (TIMESTAMP, exclusive: the day after as_of at 00:00)
 -- Output: survey (VARCHAR, may be NULL), item, n_answers, n_respondents, n_scales (distinct

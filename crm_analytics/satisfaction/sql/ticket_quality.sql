@@ -1,3 +1,6 @@
+-- @params cutoff:TIMESTAMP period:VARCHAR by_1:VARCHAR by_2:VARCHAR by_3:VARCHAR large_employees:BIGINT large_revenue:DOUBLE
+-- @grain group_1 group_2 group_3 period_start
+-- @engines duckdb spark
 -- Service quality of tickets per cell (up to three dimensions) and period, as of a date
 -- (crm_analytics.satisfaction.service_quality documents the definitions).
 -- Parameters:

@@ -1,3 +1,6 @@
+-- @params (none)
+-- @grain customer_id
+-- @engines duckdb spark
 -- Contact details and marketing consent of every customer, as stored now (see exports.py).
 -- Consent is read at export time, not from the scoring run, so a withdrawal made
 -- since the last run is honoured.

@@ -1,3 +1,6 @@
+-- @params run_id:VARCHAR created_at:TIMESTAMP segment_id:INTEGER[] name:VARCHAR[] n_customers:BIGINT[] centroid:VARCHAR[]
+-- @grain (no rows)
+-- @engines duckdb
 -- Insert the needs-segment centroids of one run (see segmentation/needs.py: save_profiles).
 -- One statement for all segments, so a run's profiles are written completely or not at all.
 -- Parameters: $run_id (VARCHAR), $created_at (TIMESTAMP), $segment_id (INTEGER[]),

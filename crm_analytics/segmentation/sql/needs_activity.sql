@@ -1,3 +1,6 @@
+-- @params cutoff:TIMESTAMP
+-- @grain customer_id
+-- @engines duckdb spark
 -- Purchase cadence, service intensity and region per customer with a purchase, as of a date.
 -- Parameters: $cutoff (TIMESTAMP, exclusive: as_of + 1 day)
 -- Output: customer_id, region ('Unknown' when missing), purchase_days (BIGINT),

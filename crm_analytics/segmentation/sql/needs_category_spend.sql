@@ -1,3 +1,6 @@
+-- @params cutoff:TIMESTAMP
+-- @grain customer_id product_category
+-- @engines duckdb spark
 -- Gross spend per customer and product category, as of a date (needs features).
 -- Refunds are left out: a share of spend describes what the customer buys.
 -- Parameters: $cutoff (TIMESTAMP, exclusive: as_of + 1 day)

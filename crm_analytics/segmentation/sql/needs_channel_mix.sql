@@ -1,3 +1,6 @@
+-- @params cutoff:TIMESTAMP
+-- @grain customer_id channel
+-- @engines duckdb spark
 -- Purchases (distinct purchase timestamps) per customer and sales channel, as of a date.
 -- A basket written as several lines with one timestamp counts once.
 -- Parameters: $cutoff (TIMESTAMP, exclusive: as_of + 1 day)

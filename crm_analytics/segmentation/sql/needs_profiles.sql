@@ -1,3 +1,6 @@
+-- @params run_id:VARCHAR
+-- @grain segment_id
+-- @engines duckdb
 -- Saved needs-segment centroids of one run (see segmentation/needs.py: save_profiles).
 -- Parameters: $run_id (VARCHAR or NULL: the run saved last, by created_at then run_id)
 -- Output: run_id, created_at, segment_id, name, n_customers, centroid (JSON text)

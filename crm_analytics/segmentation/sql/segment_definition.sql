@@ -1,3 +1,6 @@
+-- @params name:VARCHAR
+-- @grain name
+-- @engines duckdb
 -- One custom segment definition by name, ignoring case (see segmentation/rules.py).
 -- Parameters: $name (VARCHAR)
 -- Output: name, rule, description, created_at, updated_at

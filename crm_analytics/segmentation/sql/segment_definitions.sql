@@ -1,3 +1,6 @@
+-- @params (none)
+-- @grain name
+-- @engines duckdb
 -- All custom segment definitions (see segmentation/rules.py).
 -- Parameters: none
 -- Output: name, rule, description, created_at, updated_at

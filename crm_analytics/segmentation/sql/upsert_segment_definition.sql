@@ -1,3 +1,6 @@
+-- @params name:VARCHAR rule:VARCHAR description:VARCHAR now:TIMESTAMP
+-- @grain (no rows)
+-- @engines duckdb
 -- Insert or replace one custom segment definition, matching names ignoring case
 -- (see segmentation/rules.py: define_segment). One statement, so it is atomic on its
 -- own and also inside a caller's transaction. MERGE is standard SQL (2003).

@@ -1,0 +1,12 @@
+"""Apache Spark as an optional engine: the package's SQL and scoring, beyond one machine.
+
+Install with ``pip install crm_analytics[spark]`` (pyspark and a pinned sqlglot);
+nothing else in the package imports this subpackage, so everything works without it.
+
+* :mod:`~crm_analytics.spark.translate` -- the DuckDB queries translated to Spark SQL
+  (sqlglot plus the package's own rules);
+* :mod:`~crm_analytics.spark.engine` -- a Spark session set up as the translation
+  assumes (UTC), the contract's tables from Parquet, running a registered query.
+
+The README's *Running on Spark* says what is done and what is not yet.
+"""

@@ -1,0 +1,142 @@
+"""Run the package's registered queries on Spark, on the data contract's tables in Parquet.
+
+A session must use the time zone UTC (DuckDB's store does): :func:`spark_session`
+builds one so, and :func:`run_query` refuses another. Tables are read from a
+folder holding ``<table>.parquet`` (a file or a folder of parts) per table of
+the data contract; :func:`export_store` writes such a folder from a DuckDB store.
+
+Examples
+--------
+A session, the tables of a store and one feature query (needs Java and pyspark):
+
+>>> import crm_analytics as crm                                  # doctest: +SKIP
+>>> from crm_analytics.spark import engine                      # doctest: +SKIP
+>>> engine.export_store(crm.Store("crm.duckdb", read_only=True), "tables/")  # doctest: +SKIP
+>>> spark = engine.spark_session()                              # doctest: +SKIP
+>>> engine.register_tables(spark, "tables/")                    # doctest: +SKIP
+>>> rfm = engine.run_query(spark, "clv/sql/rfm_summary.sql", {  # doctest: +SKIP
+...     "cutoff": "2024-07-01", "as_of": "2024-06-30", "calibration_end": "2024-06-30",
+...     "days_per_unit": 1.0})
+>>> engine.to_pandas(rfm).head()                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+
+from crm_analytics.spark.translate import contract_schema, spark_args, translate
+from crm_analytics.store import Store
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+#: Settings every session of the package runs with (see the README's *Running on Spark*).
+SESSION_CONF: dict[str, str] = {
+    # DuckDB's store runs in UTC; Spark converts TIMESTAMP (with zone) values with it.
+    "spark.sql.session.timeZone": "UTC",
+    # Parquet timestamps written without a zone (DuckDB's TIMESTAMP) stay TIMESTAMP_NTZ.
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+}
+
+
+def spark_session(master: str | None = None, *, app_name: str = "crm_analytics",
+                  conf: dict[str, str] | None = None) -> SparkSession:
+    """A Spark session set up as the translated queries assume (UTC, naive timestamps).
+
+    Parameters
+    ----------
+    master : str, optional
+        ``'local[2]'``, ``'yarn'``, ...; default: what ``spark-submit`` set, else ``local[*]``.
+    app_name : str, default 'crm_analytics'
+    conf : dict, optional
+        More settings (``{'spark.sql.shuffle.partitions': '2'}``); they cannot
+        change those of :data:`SESSION_CONF`.
+    """
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    if master is not None:  # else spark-submit's --master, or pyspark's local[*]
+        builder = builder.master(master)
+    for key, value in {**(conf or {}), **SESSION_CONF}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    for key, value in SESSION_CONF.items():  # an existing session gets them too
+        spark.conf.set(key, value)
+    return spark
+
+
+def check_session(spark: SparkSession) -> None:
+    """Refuse a session whose settings would change the results (e.g. another time zone)."""
+    for key, value in SESSION_CONF.items():
+        found = spark.conf.get(key)
+        if str(found).lower() != value.lower():
+            raise ValueError(
+                f"Spark session has {key}={found!r}; the package's queries need {value!r} "
+                "(use crm_analytics.spark.engine.spark_session, or set it)"
+            )
+
+
+def export_store(store: Store, folder: str | os.PathLike) -> dict[str, Path]:
+    """Write the store's input tables as ``<folder>/<table>.parquet``; returns the paths.
+
+    Every table a registered query can read is written (the data contract's four
+    tables and ``customer_attributes``), in DuckDB's types: DECIMAL money,
+    timestamps without a zone.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    present = set(store.tables())
+    written = {}
+    with store.connection() as con:
+        for table in ("customers", "transactions", "tickets", "survey_responses", "customer_attributes"):
+            if table in present:
+                path = out / f"{table}.parquet"
+                con.table(table).write_parquet(str(path))
+                written[table] = path
+    return written
+
+
+def register_tables(spark: SparkSession, folder: str | os.PathLike) -> dict[str, DataFrame]:
+    """Read ``<folder>/<table>.parquet`` of every known table present and register it as a view."""
+    frames = {}
+    for table in contract_schema():
+        path = Path(folder) / f"{table}.parquet"
+        if path.exists():
+            frames[table] = spark.read.parquet(str(path))
+            frames[table].createOrReplaceTempView(table)
+    if "customers" not in frames:
+        raise FileNotFoundError(f"{folder}: no customers.parquet; export the tables with export_store")
+    return frames
+
+
+def run_query(spark: SparkSession, name: str, params: dict[str, Any] | None = None) -> DataFrame:
+    """Run a registered query (``'clv/sql/rfm_summary.sql'``) on the registered tables."""
+    check_session(spark)
+    query = translate(name)
+    return spark.sql(query.sql, args=spark_args(query, params or {}))
+
+
+def to_pandas(frame: DataFrame) -> pd.DataFrame:
+    """Collect a result as DuckDB's ``.df()`` would give it.
+
+    Collected through Arrow, so the Python process's time zone plays no part;
+    timestamps come back naive (UTC), dates as datetime64 and DECIMAL as float64, as from
+    DuckDB.
+    """
+    table = frame.toArrow()
+    columns = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            column = column.cast(pa.timestamp(field.type.unit, tz="UTC")).cast(pa.timestamp(field.type.unit))
+        elif pa.types.is_date(field.type):  # DuckDB's .df() gives DATE as datetime64
+            column = column.cast(pa.timestamp("us"))
+        elif pa.types.is_decimal(field.type):
+            column = column.cast(pa.float64())
+        columns.append(column)
+    return pa.table(columns, names=table.column_names).to_pandas()

@@ -1,0 +1,107 @@
+"""The web app's store gate: requests keep being answered and a writer still gets in."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from crm_analytics.store import Store
+from crm_analytics.web.gate import StoreGate, foreign_locks
+
+# A scoring run in miniature: a long read-only session, then a short write transaction.
+WRITER = textwrap.dedent("""
+    import json, sys, time
+    import pandas as pd
+    from crm_analytics.store import Store
+    path, read_seconds = sys.argv[1], float(sys.argv[2])
+    if read_seconds:
+        reader = Store(path, read_only=True)
+        with reader.session():
+            time.sleep(read_seconds)
+    t = time.monotonic()
+    with Store(path, busy_timeout=30) as store:
+        waited = time.monotonic() - t
+        store.load("customers", pd.DataFrame({"customer_id": ["W1"], "name": ["Written"]}))
+    print(json.dumps({"waited": waited}))
+""")
+
+
+@pytest.fixture()
+def path(tmp_path):
+    db = tmp_path / "crm.duckdb"
+    with Store(db) as store:
+        store.load("customers", pd.DataFrame({"customer_id": [f"C{i}" for i in range(50)]}))
+    return db
+
+
+def _hammer(gate: StoreGate, stop: threading.Event, seen: list, errors: list) -> None:
+    while not stop.is_set():
+        try:
+            with gate.reading() as store:
+                seen.append(int(store.sql("SELECT count(*) AS n FROM customers")["n"].iloc[0]))
+                time.sleep(0.005)
+        except Exception as exc:  # noqa: BLE001 - any failure is what the test looks for
+            errors.append(repr(exc))
+
+
+def _writer_under_load(path, gate: StoreGate, read_seconds: float) -> tuple[dict, list, list]:
+    stop, seen, errors = threading.Event(), [], []
+    threads = [threading.Thread(target=_hammer, args=(gate, stop, seen, errors)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.3)
+        done = subprocess.run([sys.executable, "-c", WRITER, str(path), str(read_seconds)],
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": os.getcwd()})
+        deadline = time.monotonic() + 3
+        while (not seen or seen[-1] != 51) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        gate.close()
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1]), seen, errors
+
+
+def test_a_run_that_read_for_a_while_gets_its_write_in_at_once(path):
+    gate = StoreGate(path)
+    report, seen, errors = _writer_under_load(path, gate, read_seconds=1.2)
+    assert errors == []
+    assert report["waited"] < 2.0, report  # the gate let go as soon as the run's reading ended
+    assert set(seen) == {50, 51} and seen[-1] == 51  # before or after the write, never an error
+
+
+def test_any_writer_gets_in_through_the_regular_gaps(path):
+    gate = StoreGate(path, max_hold=0.4, pause=0.4)
+    report, seen, errors = _writer_under_load(path, gate, read_seconds=0)
+    assert errors == [] and seen[-1] == 51
+    assert report["waited"] < 10.0 and gate.stats["pauses"] > 0
+
+
+def test_foreign_locks_reads_proc_locks(tmp_path):
+    target = tmp_path / "crm.duckdb"
+    target.write_bytes(b"x")
+    st = os.stat(target)
+    dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    locks = tmp_path / "locks"
+    locks.write_text(
+        f"1: POSIX  ADVISORY  READ 999991 {dev} 0 EOF\n"
+        f"2: POSIX  ADVISORY  READ {os.getpid()} {dev} 0 EOF\n"  # our own: not foreign
+        f"3: POSIX  ADVISORY  WRITE 999992 00:11:{st.st_ino + 1} 0 EOF\n"  # another file
+    )
+    assert foreign_locks(target, locks) == {"READ"}
+    locks.write_text(f"4: POSIX  ADVISORY  WRITE 999993 {dev} 0 EOF\n"
+                     f"4: -> POSIX  ADVISORY  WRITE 999994 {dev} 0 EOF\n")
+    assert foreign_locks(target, locks) == {"WRITE", "WAIT"}
+    assert foreign_locks(tmp_path / "missing", locks) == set()
