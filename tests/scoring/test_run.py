@@ -189,13 +189,16 @@ READER = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_reader_polling_through_a_whole_run_sees_no_error(db, tmp_path):
-    crm.run_batch(db)  # a first full run: the reader always has a latest run
+    # Four training months instead of twelve keep the test short; the run is still whole.
+    crm.run_batch(db, config={"churn_training_months": 4})  # the reader always has a latest run
     stop, out = tmp_path / "stop", tmp_path / "reader.json"
     reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop), str(out)])
     try:
         time.sleep(1.0)
+        env = {**os.environ, "CRM_ANALYTICS_CHURN_TRAINING_MONTHS": "4"}
         proc = subprocess.run([sys.executable, "-m", "crm_analytics.cli", "score", "--db", str(db),
-                               "--retrain", "--quiet"], capture_output=True, text=True, timeout=900)
+                               "--retrain", "--quiet"], capture_output=True, text=True, timeout=900,
+                              env=env)
         assert proc.returncode == 0, proc.stderr
         time.sleep(1.0)
     finally:
@@ -243,7 +246,8 @@ def test_example_config_file_is_current_and_valid():
 
 @pytest.mark.slow
 def test_full_runs_are_deterministic_even_when_the_model_is_refit(db, tmp_path):
-    config = {"model_dir": str(tmp_path / "models"), "retrain": True}
+    # Four training months instead of twelve: determinism does not depend on how many.
+    config = {"model_dir": str(tmp_path / "models"), "retrain": True, "churn_training_months": 4}
     first = crm.run_batch(db, config=config)
     second = crm.run_batch(db, config=config)
     a = crm.latest_scores(db, run_id=first.run_id)
