@@ -632,8 +632,12 @@ def _unchanged(store: Store, own_store: bool, ctx: RunContext, same: dict[str, A
         notes=[note], skipped=skipped,
     )
     if cfg.dashboard_dir:
-        index = write_dashboards(store if not own_store else Path(os.fspath(store.path)),
-                                 cfg.dashboard_dir, run_id=same["run_id"])
+        try:
+            index = write_dashboards(store if not own_store else Path(os.fspath(store.path)),
+                                     cfg.dashboard_dir, run_id=same["run_id"])
+        except Exception as exc:
+            raise RunError(f"run {same['run_id']} is unchanged but its dashboards could not be "
+                           f"written to {cfg.dashboard_dir}: {exc}") from exc
         result.dashboard_dir = str(Path(index).parent.resolve())
     return result
 

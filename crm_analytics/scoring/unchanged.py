@@ -82,9 +82,10 @@ def fingerprint(store: Any, config: RunConfig) -> str:
             counts[table] = int(store.sql(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])  # noqa: S608
     loads = []
     if "loads" in present:
-        frame = store.sql("SELECT load_id, table_name, rows_loaded, rows_updated, loaded_at "
-                          "FROM loads ORDER BY loaded_at, load_id")
-        loads = frame.astype(str).to_numpy().tolist()
+        # Every column, whatever the store's age (older stores lack some), in a fixed order.
+        frame = store.sql("SELECT * FROM loads")
+        frame = frame[sorted(frame.columns)].astype(str)
+        loads = sorted(frame.to_numpy().tolist())
     schema = None
     if "store_meta" in present:
         rows = store.sql("SELECT value FROM store_meta WHERE key = 'schema_version'")

@@ -86,3 +86,13 @@ def test_cli_says_unchanged_and_exits_zero(db, tmp_path, capsys):
         rows = store.sql("SELECT metrics FROM runs ORDER BY started_at")["metrics"]
     metrics = [json.loads(m) for m in rows]
     assert metrics[0]["fingerprint"] == metrics[1]["fingerprint"] == metrics[2]["fingerprint"]
+
+
+def test_an_unchanged_run_still_publishes_its_dashboards(db, tmp_path):
+    first = crm.run_batch(db, config=FAST)
+    out = tmp_path / "dash"
+    again = crm.run_batch(db, config={**FAST, "dashboard_dir": str(out)})
+    assert again.status == "unchanged" and again.run_id == first.run_id
+    index = out / "index.html"
+    assert again.dashboard_dir == str(out.resolve()) and index.exists()
+    assert first.run_id in index.read_text()
