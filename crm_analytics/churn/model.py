@@ -360,7 +360,12 @@ def stratified_sample(labels: np.ndarray, n: int, seed: Any = 0) -> np.ndarray:
     >>> len(keep), int(y[keep].sum())
     (10, 2)
     """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise InputError(f"stratified_sample: n must be a whole number >= 0; got {n!r}")
     labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise InputError(f"stratified_sample: labels must be one-dimensional; got shape "
+                         f"{labels.shape}")
     if n >= len(labels):
         return np.arange(len(labels))
     rng = np.random.default_rng(seed)

@@ -35,6 +35,12 @@ def test_stratified_sample_keeps_each_label_share_exactly():
     z = np.array([0] * 5 + [1] * 3 + [2] * 2)
     assert len(churn.stratified_sample(z, 7)) == 7
     assert np.array_equal(churn.stratified_sample(z, 20), np.arange(10))
+    assert len(churn.stratified_sample(z, 0)) == 0
+    for bad in (-1, 2.5, "3", None, True):
+        with pytest.raises(InputError, match="stratified_sample: n"):
+            churn.stratified_sample(z, bad)
+    with pytest.raises(InputError, match="one-dimensional"):
+        churn.stratified_sample(np.zeros((2, 2)), 1)
 
 
 def test_sample_customers_copies_every_row_of_the_sampled_customers(store):
