@@ -422,16 +422,17 @@ def _render(name: str, rows: pd.DataFrame, typical: dict[str, Any], horizon_days
     return np.asarray(render(rows, typical), dtype=object)
 
 
-def _generic(name: str, rows: pd.DataFrame, typical: dict[str, Any]) -> np.ndarray:
-    col = rows[name]
-    usual = typical.get(name)
+def _value_texts(col: pd.Series, usual: Any, missing: str) -> tuple[np.ndarray, str | None]:
+    """A column's values as text (``missing`` where absent) and its typical value as text."""
     if pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype):
-        value = _num(col, "%.4g")
-        usual_text = "n/a" if usual is None else f"{float(usual):.4g}"
-    else:
-        value = col.astype(object).where(col.notna(), "missing").astype(str).to_numpy()
-        usual_text = "n/a" if usual is None else str(usual)
-    return _cat(name, " = ", value, f" (typical: {usual_text})").astype(object)
+        return _num(col, "%.4g"), None if usual is None else f"{float(usual):.4g}"
+    value = col.astype(object).where(col.notna(), missing).astype(str).to_numpy()
+    return value, None if usual is None else str(usual)
+
+
+def _generic(name: str, rows: pd.DataFrame, typical: dict[str, Any]) -> np.ndarray:
+    value, usual = _value_texts(rows[name], typical.get(name), "missing")
+    return _cat(name, " = ", value, f" (typical: {usual or 'n/a'})").astype(object)
 
 
 def _attribute(name: str, rows: pd.DataFrame, typical: dict[str, Any]) -> np.ndarray:
@@ -439,14 +440,8 @@ def _attribute(name: str, rows: pd.DataFrame, typical: dict[str, Any]) -> np.nda
     column = f"{ATTRIBUTE_PREFIX}{name}"
     label = name.replace("_", " ").capitalize()
     col = rows[column]
-    usual = typical.get(column)
-    if pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype):
-        value = _num(col, "%.4g")
-        usual_text = "" if usual is None else f" (typical: {float(usual):.4g})"
-    else:
-        value = col.astype(object).where(col.notna(), "").astype(str).to_numpy()
-        usual_text = "" if usual is None else f" (typical: {usual})"
-    text = _cat(f"{label} = ", value, usual_text)
+    value, usual = _value_texts(col, typical.get(column), "")
+    text = _cat(f"{label} = ", value, "" if usual is None else f" (typical: {usual})")
     return np.where(col.isna().to_numpy(), f"{label} not on record", text).astype(object)
 
 
