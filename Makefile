@@ -20,7 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@$(BIN)/python tests/ensure_chromium.py || true
-	$(BIN)/python -m pytest -m 'slow or not slow'
+	$(BIN)/python -m pytest -m 'slow or not slow' -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check crm_analytics tests benchmarks scripts
