@@ -49,8 +49,14 @@ def prepare_store(name: str, n_customers: int, seed: int, fresh: bool,
         if meta.get("params") == params:
             meta["cached"] = True
             # Opened once for writing: a store of an older schema version migrates here,
-            # not in the timed (read-only) child.
-            Store(data / "store.duckdb").close()
+            # not in the timed (read-only) child, and a store loaded before the loader
+            # kept customer_days gets the table, as a load by this version would leave it.
+            with Store(data / "store.duckdb") as store:
+                from crm_analytics.store import customer_days
+
+                if not customer_days.table_current(store):
+                    with store.transaction() as con:
+                        customer_days.rebuild(con)
             return data, meta
     data.mkdir(parents=True, exist_ok=True)
     for leftover in ("store.duckdb", "store.duckdb.wal"):

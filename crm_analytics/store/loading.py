@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics.errors import InputError, MissingColumnsError, SourceError
+from crm_analytics.store import customer_days
 from crm_analytics.store.cleansing import (
     DEFAULT_DATE_FORMATS,
     EMAIL_PATTERN,
@@ -39,7 +40,7 @@ from crm_analytics.store.cleansing import (
     register_functions,
     typed,
 )
-from crm_analytics.store.schema import CUSTOMER_KEY, CUSTOMER_KEY_SEQUENCE, CUSTOMERS, Table
+from crm_analytics.store.schema import CUSTOMER_KEY, CUSTOMER_KEY_SEQUENCE, CUSTOMERS, TRANSACTIONS, Table
 from crm_analytics.store.sources import (
     WHITESPACE,
     Source,
@@ -1018,6 +1019,14 @@ class Loader:
         order = ""
         if self.order_inserts:
             order = " ORDER BY " + ", ".join(q(c) for c in t.order_by)
+        if t is TRANSACTIONS:  # the customers whose days change (crm_analytics.store.customer_days)
+            customer_days.note_keys(
+                self.con, f"SELECT DISTINCT {customer_key} FROM {stage} WHERE {new}")  # noqa: S608
+            if self.mode == "upsert":  # a changed row's new customer and its old one
+                changed_rows = (f"FROM {stage} m JOIN {target} o ON o.{key} = m.{key} "
+                                "WHERE m._rank = 1 AND m._exists AND NOT m._same")
+                customer_days.note_keys(self.con, f"SELECT m._customer_key {changed_rows}")
+                customer_days.note_keys(self.con, f"SELECT o.{CUSTOMER_KEY} {changed_rows}")
         # DuckDB's INSERT and UPDATE return the number of rows they wrote.
         inserted = self.scalar(
             f"INSERT INTO {target} ({cols}, {CUSTOMER_KEY}) SELECT * FROM ("  # noqa: S608
@@ -1104,6 +1113,8 @@ class Loader:
             from_quarantine: bool = False) -> LoadReport:
         """Stage, validate, split and write; the caller owns the transaction."""
         started = time.perf_counter()
+        if self.table is TRANSACTIONS:
+            self.days_state = customer_days.state(self.con)
         if from_quarantine:
             self.stage_from_quarantine()
         else:
@@ -1136,5 +1147,7 @@ class Loader:
                 "dup": rep.rows_duplicate, "updated": rep.rows_updated, "seconds": rep.seconds,
             },
         )
+        if self.table is TRANSACTIONS:
+            customer_days.sync(self.con, self.days_state)
         self.drop_staging()
         return rep
