@@ -201,7 +201,7 @@ class CLVModel(Estimator):
         return DAYS_PER_UNIT[self.time_unit]
 
     # -- fitting -------------------------------------------------------------------------
-    def fit(self, summary: pd.DataFrame) -> CLVModel:
+    def fit(self, summary: pd.DataFrame, *, weights: str | Any = None) -> CLVModel:
         """Fit the purchase model and the spend model on an RFM summary.
 
         The purchase model is fitted on the distinct ``(frequency, recency, T)``
@@ -217,6 +217,12 @@ class CLVModel(Estimator):
             Indexed by ``customer_id`` with ``frequency``, ``recency``, ``T``
             (and ``monetary_value`` unless ``spend_model=None``), in
             ``time_unit``.
+        weights : str or array-like, optional
+            How many customers each row stands for: a column of ``summary`` or
+            one non-negative finite number per row. Fitting on the distinct
+            histories with their counts (what a cluster engine aggregates, e.g.
+            ``crm_analytics.spark``) gives the same parameters as fitting on
+            every customer. Default: every row is one customer.
 
         Returns
         -------
@@ -237,9 +243,20 @@ class CLVModel(Estimator):
         {'r': 0.79, 'alpha': 4.81, 'a': 0.81, 'b': 2.19, 'p': 5.72, 'q': 3.89, 'v': 62.13}
         >>> model.expected_purchases(horizon_days=90).head(3).round(3).tolist()
         [0.003, 0.001, 0.021]
+
+        The same fit from the distinct histories and their counts:
+
+        >>> summary = rfm_summary(store, "2025-12-31")
+        >>> histories = (summary.groupby(["frequency", "recency", "T", "monetary_value"])
+        ...              .size().rename("customers").reset_index())
+        >>> len(histories) < len(summary)
+        True
+        >>> CLVModel().fit(histories, weights="customers").params_.round(2).to_dict()
+        {'r': 0.79, 'alpha': 4.81, 'a': 0.81, 'b': 2.19, 'p': 5.72, 'q': 3.89, 'v': 62.13}
         """
         self._check_params()
         check_summary(summary, require_monetary=self.spend_model is not None)
+        w = _weights(summary, weights)
         unit = summary_time_unit(summary)
         if unit is not None and unit != self.time_unit:
             raise InputError(
@@ -249,13 +266,13 @@ class CLVModel(Estimator):
         x = summary["frequency"].to_numpy(dtype=float)
         t_x = summary["recency"].to_numpy(dtype=float)
         T = summary["T"].to_numpy(dtype=float)
-        codes, (hx, ht, hT), counts = distinct_rows(x, t_x, T)
+        codes, (hx, ht, hT), counts = distinct_rows(x, t_x, T, weights=w)
         purchase_cls = PURCHASE_MODELS[self.purchase_model]
         purchase, outcome = purchase_cls.fit(hx, ht, hT, counts, penalizer=float(self.penalizer))
         record = _FitRecord()
         record.add(outcome)
         if self.spend_model is not None:
-            spend, fallback_mean, n_spend = self._fit_spend(summary, x, record)
+            spend, fallback_mean, n_spend = self._fit_spend(summary, x, record, w)
         else:
             spend, fallback_mean, n_spend = None, float("nan"), 0
 
@@ -265,7 +282,7 @@ class CLVModel(Estimator):
         self.fit_notes_: list[str] = record.notes
         self.convergence_: list[dict[str, Any]] = record.attempts
         self.converged_: bool = record.converged
-        self.n_customers_: int = len(summary)
+        self.n_customers_: int = len(summary) if w is None else int(round(w.sum()))
         self.n_histories_: int = len(hx)
         self.n_spend_customers_: int = n_spend
         self.data_: pd.DataFrame = summary
@@ -283,20 +300,23 @@ class CLVModel(Estimator):
         return self
 
     def _fit_spend(
-        self, summary: pd.DataFrame, x: np.ndarray, record: _FitRecord
+        self, summary: pd.DataFrame, x: np.ndarray, record: _FitRecord, w: np.ndarray | None = None
     ) -> tuple[GammaGammaModel | None, float, int]:
         """Gamma-Gamma on repeat buyers with positive monetary value (distinct (x, m) pairs)."""
         m = summary["monetary_value"].to_numpy(dtype=float)
         usable = (x >= 1) & (m > 0)
-        n_spend = int(usable.sum())
+        if w is not None:
+            usable &= w > 0
+        n_spend = int(usable.sum()) if w is None else int(round(w[usable].sum()))
         if not n_spend:
             record.problem(
                 "gamma_gamma: not fitted, no repeat buyer with monetary_value > 0; "
                 "expected spend and CLV are NaN (spend_basis 'unavailable')"
             )
             return None, float("nan"), 0
-        fallback_mean = float(np.mean(m[usable]))
-        _, (sx, sm), counts = distinct_rows(x[usable], m[usable])
+        fallback_mean = float(np.average(m[usable], weights=None if w is None else w[usable]))
+        _, (sx, sm), counts = distinct_rows(
+            x[usable], m[usable], weights=None if w is None else w[usable])
         spend, outcome = SPEND_MODELS[self.spend_model].fit(
             sx, sm, counts, penalizer=float(self.spend_penalizer)
         )
@@ -858,6 +878,31 @@ class CLVModel(Estimator):
         model.data_ = None
         model._set_public_params()
         return model
+
+
+def _weights(summary: pd.DataFrame, weights: Any) -> np.ndarray | None:
+    """``CLVModel.fit``'s ``weights``: None, a column name or one number per row, checked."""
+    if weights is None:
+        return None
+    if isinstance(weights, str):
+        if weights not in summary.columns:
+            raise InputError(f"weights={weights!r} is not a column of the summary; its columns are: "
+                             f"{', '.join(map(str, summary.columns))}")
+        values = summary[weights]
+    else:
+        values = weights
+    try:
+        w = np.asarray(values, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise InputError("weights must be numbers (customers per row); got values that are not") from None
+    if w.size != len(summary):
+        raise InputError(f"weights has {w.size} values for {len(summary)} summary rows; give one per row")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise InputError(f"weights must be finite and >= 0; row {int(np.argmax(bad))} has {w[bad][0]!r}")
+    if not w.sum() > 0:
+        raise InputError("weights sum to 0: no customer to fit on")
+    return w
 
 
 def _labels(codes: np.ndarray, names: tuple[str, ...]) -> Any:

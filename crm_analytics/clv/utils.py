@@ -8,17 +8,22 @@ import pandas as pd
 __all__ = ["distinct_rows", "distinct_values"]
 
 
-def distinct_rows(*arrays: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+def distinct_rows(
+    *arrays: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     """Codes, distinct values and counts of the rows formed by ``arrays`` (finite floats).
 
     Hash-based grouping on the exact values (pandas), linear in the number of rows.
-    ``values[i][codes]`` gives back ``arrays[i]``.
+    ``values[i][codes]`` gives back ``arrays[i]``. With ``weights``, a row counts
+    as its weight (rows that already stand for several customers).
 
     Examples
     --------
     >>> codes, (x, t), counts = distinct_rows(np.array([1.0, 0.0, 1.0]), np.array([2.0, 0.0, 2.0]))
     >>> codes.tolist(), x.tolist(), t.tolist(), counts.tolist()
     ([0, 1, 0], [1.0, 0.0], [2.0, 0.0], [2.0, 1.0])
+    >>> distinct_rows(np.array([1.0, 0.0, 1.0]), weights=np.array([3.0, 1.0, 2.0]))[2].tolist()
+    [5.0, 1.0]
     """
     cols = [np.asarray(a, dtype=float) for a in arrays]
     n = cols[0].size
@@ -30,7 +35,7 @@ def distinct_rows(*arrays: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np
     # Any row of a group holds the group's values; which one is irrelevant.
     member = np.empty(n_groups, dtype=np.int64)
     member[codes] = np.arange(n)
-    counts = np.bincount(codes, minlength=n_groups).astype(float)
+    counts = np.bincount(codes, weights=weights, minlength=n_groups).astype(float)
     return codes, [c[member] for c in cols], counts
 
 
