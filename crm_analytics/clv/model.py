@@ -880,6 +880,45 @@ class CLVModel(Estimator):
         return model
 
 
+def customer_value_scores(
+    model: CLVModel, summary: pd.DataFrame, *, horizon_days: float = 365,
+    annual_discount_rate: float = 0.1,
+) -> pd.DataFrame:
+    """The nightly run's CLV score columns for the customers of ``summary``.
+
+    One row per customer: the summary's ``frequency``, ``recency_weeks``,
+    ``tenure_weeks``, ``monetary_value``, then ``p_alive``,
+    ``expected_purchases`` over ``horizon_days`` and the columns of
+    :meth:`CLVModel.clv` (``clv``, expected spend and its basis). The scoring
+    run and the Spark path (``crm_analytics.spark.scoring``, per partition) both
+    call this, so their scores are the same computation.
+
+    Examples
+    --------
+    >>> m = CLVModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426,
+    ...                           "p": 6.25, "q": 3.74, "v": 15.44})
+    >>> s = pd.DataFrame({"frequency": [0.0, 2.0], "recency": [0.0, 30.0], "T": [39.0, 39.0],
+    ...                   "monetary_value": [0.0, 35.0]}, index=pd.Index(["A", "B"], name="customer_id"))
+    >>> customer_value_scores(m, s)[["p_alive", "expected_purchases", "clv"]].round(3)
+                 p_alive  expected_purchases     clv
+    customer_id
+    A               1.00               0.252   8.449
+    B               0.72               1.543  51.540
+    """
+    out = pd.DataFrame(index=summary.index)
+    out["frequency"] = summary["frequency"]
+    out["recency_weeks"] = summary["recency"]
+    out["tenure_weeks"] = summary["T"]
+    out["monetary_value"] = summary["monetary_value"]
+    out["p_alive"] = model.probability_alive(summary)
+    out["expected_purchases"] = model.expected_purchases(summary, horizon_days=horizon_days)
+    value = model.clv(summary, horizon_days=horizon_days, annual_discount_rate=annual_discount_rate)
+    if isinstance(value, pd.DataFrame):
+        return out.join(value.drop(columns=[c for c in value.columns if c in out.columns]))
+    out["clv"] = value
+    return out
+
+
 def _weights(summary: pd.DataFrame, weights: Any) -> np.ndarray | None:
     """``CLVModel.fit``'s ``weights``: None, a column name or one number per row, checked."""
     if weights is None:

@@ -13,7 +13,10 @@ def distinct_rows(
 ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     """Codes, distinct values and counts of the rows formed by ``arrays`` (finite floats).
 
-    Hash-based grouping on the exact values (pandas), linear in the number of rows.
+    Grouping on the exact values (pandas); the distinct rows come out in sorted
+    order, so the same multiset of rows gives the same arrays in the same order
+    whatever order the rows arrive in (a fit on histories aggregated elsewhere,
+    e.g. on Spark, is then the same computation as a fit on every customer).
     ``values[i][codes]`` gives back ``arrays[i]``. With ``weights``, a row counts
     as its weight (rows that already stand for several customers).
 
@@ -21,16 +24,16 @@ def distinct_rows(
     --------
     >>> codes, (x, t), counts = distinct_rows(np.array([1.0, 0.0, 1.0]), np.array([2.0, 0.0, 2.0]))
     >>> codes.tolist(), x.tolist(), t.tolist(), counts.tolist()
-    ([0, 1, 0], [1.0, 0.0], [2.0, 0.0], [2.0, 1.0])
+    ([1, 0, 1], [0.0, 1.0], [0.0, 2.0], [1.0, 2.0])
     >>> distinct_rows(np.array([1.0, 0.0, 1.0]), weights=np.array([3.0, 1.0, 2.0]))[2].tolist()
-    [5.0, 1.0]
+    [1.0, 5.0]
     """
     cols = [np.asarray(a, dtype=float) for a in arrays]
     n = cols[0].size
     if n == 0:
         return np.zeros(0, dtype=np.int64), [c.copy() for c in cols], np.zeros(0)
     frame = pd.DataFrame(dict(enumerate(cols)), copy=False)
-    codes = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy(dtype=np.int64)
+    codes = frame.groupby(list(frame.columns), sort=True).ngroup().to_numpy(dtype=np.int64)
     n_groups = int(codes.max()) + 1
     # Any row of a group holds the group's values; which one is irrelevant.
     member = np.empty(n_groups, dtype=np.int64)

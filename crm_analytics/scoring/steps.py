@@ -21,6 +21,7 @@ import pandas as pd
 from crm_analytics import clv as clv_module
 from crm_analytics import satisfaction as sat
 from crm_analytics import segmentation as seg
+from crm_analytics.clv.model import customer_value_scores
 from crm_analytics.core.timeutils import as_of_params
 from crm_analytics.errors import DataQualityWarning, InputError, RunError
 from crm_analytics.scoring.config import BASE_STEPS
@@ -88,19 +89,8 @@ def step_clv(ctx: RunContext) -> None:
                         f"purchase model needs at least {MIN_CLV_CUSTOMERS}")
         return
     model = clv.CLVModel(purchase_model=cfg.purchase_model).fit(summary)
-    out = pd.DataFrame(index=summary.index)
-    out["frequency"] = summary["frequency"]
-    out["recency_weeks"] = summary["recency"]
-    out["tenure_weeks"] = summary["T"]
-    out["monetary_value"] = summary["monetary_value"]
-    out["p_alive"] = model.probability_alive(summary)
-    out["expected_purchases"] = model.expected_purchases(summary, horizon_days=cfg.clv_horizon_days)
-    value = model.clv(summary, horizon_days=cfg.clv_horizon_days,
-                      annual_discount_rate=cfg.annual_discount_rate)
-    if isinstance(value, pd.DataFrame):
-        out = out.join(value.drop(columns=[c for c in value.columns if c in out.columns]))
-    else:
-        out["clv"] = value
+    out = customer_value_scores(model, summary, horizon_days=cfg.clv_horizon_days,
+                                annual_discount_rate=cfg.annual_discount_rate)
     ctx.add_scores(out)
     ctx.artifacts["clv_model"] = model
     ctx.artifacts["rfm_summary"] = summary
