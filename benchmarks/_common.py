@@ -50,13 +50,16 @@ def prepare_store(name: str, n_customers: int, seed: int, fresh: bool,
             meta["cached"] = True
             # Opened once for writing: a store of an older schema version migrates here,
             # not in the timed (read-only) child, and a store loaded before the loader
-            # kept customer_days gets the table, as a load by this version would leave it.
+            # kept its derived tables (customer_days, contact_lookup) gets them, as a load
+            # by this version would leave them.
             with Store(data / "store.duckdb") as store:
-                from crm_analytics.store import customer_days
+                from crm_analytics.store import derived
+                from crm_analytics.store.loading import DERIVED_TABLES
 
-                if not customer_days.table_current(store):
-                    with store.transaction() as con:
-                        customer_days.rebuild(con)
+                for table in DERIVED_TABLES:
+                    if not derived.table_current(store, table):
+                        with store.transaction() as con:
+                            derived.rebuild(con, table)
             return data, meta
     data.mkdir(parents=True, exist_ok=True)
     for leftover in ("store.duckdb", "store.duckdb.wal"):

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from crm_analytics.errors import InputError
-from crm_analytics.store import Store
+from crm_analytics.store import Store, contact_lookup
 from crm_analytics.store.cleansing import contact_digits, normalize_contact, normalize_email
 from crm_analytics.store.queries import load_query
 from crm_analytics.store.results import reading
@@ -86,6 +86,9 @@ def _by_id(store: Store, query: str, limit: int) -> pd.DataFrame:
 
 def _by_email(store: Store, query: str, limit: int) -> pd.DataFrame:
     email = normalize_email(query)
+    if contact_lookup.table_current(store):  # the sorted lookup table: a range, not a scan
+        return store.sql(load_query("customers/sql/search_email_lookup.sql"),
+                         {"email": email, "email_end": email + "\U0010ffff", "limit": limit})
     return store.sql(load_query("customers/sql/search_email.sql"), {"email": email, "limit": limit})
 
 
@@ -99,6 +102,11 @@ def _by_phone(store: Store, query: str, limit: int) -> pd.DataFrame:
     if len(key) < MIN_PHONE_DIGITS:
         raise InputError(f"phone search {query!r}: needs at least {MIN_PHONE_DIGITS} digits "
                          "(any formatting, e.g. '+49 30 1234567')")
+    if contact_lookup.table_current(store):  # keys precomputed and sorted: a range, not a scan
+        rkey = key[::-1]
+        lo = rkey[:7]
+        return store.sql(load_query("customers/sql/search_phone_lookup.sql"),
+                         {"rkey": rkey, "lo": lo, "hi": lo + ":", "limit": limit})
     # Extra rows: the SQL returns phones in other scripts unfiltered (checked below).
     found = store.sql(load_query("customers/sql/search_phone.sql"),
                       {"last2": key[-2:], "key": key, "limit": limit * 4})

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics.errors import InputError, MissingColumnsError, SourceError
-from crm_analytics.store import customer_days
+from crm_analytics.store import derived
 from crm_analytics.store.cleansing import (
     DEFAULT_DATE_FORMATS,
     EMAIL_PATTERN,
@@ -40,7 +40,9 @@ from crm_analytics.store.cleansing import (
     register_functions,
     typed,
 )
-from crm_analytics.store.schema import CUSTOMER_KEY, CUSTOMER_KEY_SEQUENCE, CUSTOMERS, TRANSACTIONS, Table
+from crm_analytics.store.contact_lookup import CONTACT_LOOKUP
+from crm_analytics.store.customer_days import CUSTOMER_DAYS
+from crm_analytics.store.schema import CUSTOMER_KEY, CUSTOMER_KEY_SEQUENCE, CUSTOMERS, Table
 from crm_analytics.store.sources import (
     WHITESPACE,
     Source,
@@ -51,6 +53,9 @@ from crm_analytics.store.sources import (
 )
 
 log = logging.getLogger(__name__)
+
+#: The tables the loader keeps derived from the canonical ones (crm_analytics.store.derived).
+DERIVED_TABLES = (CUSTOMER_DAYS, CONTACT_LOOKUP)
 
 CONVERTED_KINDS = ("number", "money", "int", "timestamp", "bool", "category")
 # Lines DuckDB could not split: they have no columns to re-validate.
@@ -1019,14 +1024,14 @@ class Loader:
         order = ""
         if self.order_inserts:
             order = " ORDER BY " + ", ".join(q(c) for c in t.order_by)
-        if t is TRANSACTIONS:  # the customers whose days change (crm_analytics.store.customer_days)
-            customer_days.note_keys(
+        if t.references_customers:  # customers whose derived rows change (store.derived)
+            derived.note_keys(
                 self.con, f"SELECT DISTINCT {customer_key} FROM {stage} WHERE {new}")  # noqa: S608
             if self.mode == "upsert":  # a changed row's new customer and its old one
                 changed_rows = (f"FROM {stage} m JOIN {target} o ON o.{key} = m.{key} "
                                 "WHERE m._rank = 1 AND m._exists AND NOT m._same")
-                customer_days.note_keys(self.con, f"SELECT m._customer_key {changed_rows}")
-                customer_days.note_keys(self.con, f"SELECT o.{CUSTOMER_KEY} {changed_rows}")
+                derived.note_keys(self.con, f"SELECT m._customer_key {changed_rows}")
+                derived.note_keys(self.con, f"SELECT o.{CUSTOMER_KEY} {changed_rows}")
         # DuckDB's INSERT and UPDATE return the number of rows they wrote.
         inserted = self.scalar(
             f"INSERT INTO {target} ({cols}, {CUSTOMER_KEY}) SELECT * FROM ("  # noqa: S608
@@ -1043,6 +1048,10 @@ class Loader:
                 f"UPDATE {target} SET {sets} FROM {stage} m "  # noqa: S608
                 f"WHERE m._rank = 1 AND m._exists AND NOT m._same AND {target}.{key} = m.{key}"
             )
+        if not t.references_customers:  # the customers inserted or changed (keys now assigned)
+            derived.note_keys(self.con, (
+                f"SELECT c.{CUSTOMER_KEY} FROM {target} c JOIN _crm_stage m "  # noqa: S608
+                "ON c.customer_id = m.customer_id WHERE m._rank = 1 AND (NOT m._exists OR NOT m._same)"))
         if self.attrs and self.attr_names:
             self.write_attributes()
         return int(inserted), int(updated)
@@ -1113,8 +1122,8 @@ class Loader:
             from_quarantine: bool = False) -> LoadReport:
         """Stage, validate, split and write; the caller owns the transaction."""
         started = time.perf_counter()
-        if self.table is TRANSACTIONS:
-            self.days_state = customer_days.state(self.con)
+        # The state of each derived table's source before the load (see Loader.sync_derived).
+        self.derived_before = {d.name: derived.state(self.con, d.source) for d in DERIVED_TABLES}
         if from_quarantine:
             self.stage_from_quarantine()
         else:
@@ -1147,7 +1156,14 @@ class Loader:
                 "dup": rep.rows_duplicate, "updated": rep.rows_updated, "seconds": rep.seconds,
             },
         )
-        if self.table is TRANSACTIONS:
-            customer_days.sync(self.con, self.days_state)
+        self.sync_derived()
         self.drop_staging()
         return rep
+
+    def sync_derived(self) -> None:
+        """Bring every derived table up to date with this load (crm_analytics.store.derived)."""
+        try:
+            for table in DERIVED_TABLES:
+                derived.sync(self.con, table, self.derived_before[table.name])
+        finally:
+            derived.forget_keys(self.con)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from crm_analytics.clv import rfm_summary
-from crm_analytics.store import Store
+from crm_analytics.store import Store, derived
 from crm_analytics.store import customer_days as cd
 from crm_analytics.store.queries import load_query
 from tests.helpers import synthetic_data
@@ -104,10 +104,10 @@ def test_a_load_that_fails_leaves_the_table_as_it_was(loaded, monkeypatch):
     tx = store.sql("SELECT * EXCLUDE (customer_key) FROM transactions LIMIT 5").assign(
         transaction_id=lambda f: "F" + f["transaction_id"])
 
-    def boom(con, state_before):
+    def boom(con, table, state_before):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(cd, "sync", boom)
+    monkeypatch.setattr(derived, "sync", boom)
     with pytest.raises(Exception, match="disk full"):
         store.load("transactions", tx)
     monkeypatch.undo()

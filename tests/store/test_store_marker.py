@@ -22,9 +22,11 @@ def _digest(path: Path) -> tuple[str, list[str]]:
 
 
 def _meta(path: Path) -> dict[str, str]:
+    """store_meta without the loader's derived-table states (crm_analytics.store.derived)."""
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+        rows = con.execute("SELECT key, value FROM store_meta WHERE NOT suffix(key, '_state')")
+        return dict(rows.fetchall())
     finally:
         con.close()
 
