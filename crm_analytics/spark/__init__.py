@@ -6,7 +6,9 @@ nothing else in the package imports this subpackage, so everything works without
 * :mod:`~crm_analytics.spark.translate` -- the DuckDB queries translated to Spark SQL
   (sqlglot plus the package's own rules);
 * :mod:`~crm_analytics.spark.engine` -- a Spark session set up as the translation
-  assumes (UTC), the contract's tables from Parquet, running a registered query.
+  assumes (UTC), the contract's tables from Parquet, running a registered query;
+* :mod:`~crm_analytics.spark.scoring` -- CLV scores: histories aggregated in Spark,
+  the package's model fitted on the driver, customers scored in ``mapInPandas``.
 
 The README's *Running on Spark* says what is done and what is not yet.
 """

@@ -23,6 +23,7 @@ A session, the tables of a store and one feature query (needs Java and pyspark):
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,10 @@ def spark_session(master: str | None = None, *, app_name: str = "crm_analytics",
     """
     from pyspark.sql import SparkSession
 
+    if master is None or master.startswith("local"):
+        # Local Python workers (mapInPandas) run this interpreter, which has the package
+        # and pandas; on a cluster, spark-submit's settings say which Python runs them.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     if master is not None:  # else spark-submit's --master, or pyspark's local[*]
         builder = builder.master(master)
