@@ -81,6 +81,11 @@ def _check(query: Any, limit: Any, by: Any) -> tuple[str, int]:
 
 
 def _by_id(store: Store, query: str, limit: int) -> pd.DataFrame:
+    if contact_lookup.table_current(store):  # upper-cased ids, sorted: a range, not a scan
+        # Upper-cased by DuckDB, as the stored keys are (Python's upper differs, e.g. for 'ß').
+        upper = str(store.sql("SELECT upper($q) AS u", {"q": query})["u"].iloc[0])
+        return store.sql(load_query("customers/sql/search_id_lookup.sql"), {
+            "query": query, "upper_query": upper, "upper_end": upper + "\U0010ffff", "limit": limit})
     return store.sql(load_query("customers/sql/search_id.sql"), {"query": query, "limit": limit})
 
 

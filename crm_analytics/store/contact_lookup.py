@@ -1,4 +1,4 @@
-"""``contact_lookup``: normalised e-mails and reversed phone keys, for the customer search.
+"""``contact_lookup``: normalised e-mails, reversed phone keys and ids, for the customer search.
 
 Finding a customer by e-mail or phone scanned every customer's contact (a phone
 search also extracted the digits of every candidate number): 51 ms and 436 ms
@@ -10,7 +10,8 @@ query:
 ``contact_lookup (kind VARCHAR, key VARCHAR, customer_key BIGINT)``
     ``kind = 'email'``: the stored e-mail; ``kind = 'phone'``: the phone's digits
     (any script's) without leading zeros, reversed -- "the number ends with the
-    query's digits" becomes "the key starts with them reversed", a range.
+    query's digits" becomes "the key starts with them reversed", a range;
+    ``kind = 'id'``: ``upper(customer_id)``, for the id search in any case.
     Exactly ``store/sql/contact_lookup.sql``.
 
 Readers use it only while it is current (:func:`table_current`); otherwise the
@@ -66,6 +67,7 @@ def table_current(store: Any) -> bool:
     True
     >>> store.sql("SELECT kind, key FROM contact_lookup")
         kind    key
-    0  phone  32103
+    0     id      A
+    1  phone  32103
     """
     return derived.table_current(store, CONTACT_LOOKUP)

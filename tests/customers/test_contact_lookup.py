@@ -27,7 +27,7 @@ def _customers(seed: int) -> pd.DataFrame:
     for i in range(300):
         phone = PHONES[i % len(PHONES)] if i < 60 else (
             f"+{rng.choice(['1', '44', '49', '33'])} {rng.randint(10, 999)} {rng.randint(1000, 9999999)}")
-        rows.append({"customer_id": f"C{i:04d}", "name": f"Name {i}",
+        rows.append({"customer_id": f"C{i:04d}" if i % 50 else f"c{i:04d}ß", "name": f"Name {i}",
                      "email": None if i % 17 == 0 else f"User{i % 250}.{rng.choice('abc')}@Example.ORG",
                      "phone": phone})
     return pd.DataFrame(rows)
@@ -89,7 +89,10 @@ def _queries(store: Store) -> list[tuple[str, str]]:
     emails = store.sql("SELECT email FROM customers WHERE email IS NOT NULL")["email"].tolist()
     for email in rng.sample(emails, 30):
         out += [(email.upper(), "email"), (email[: rng.randint(1, len(email))], "email")]
-    return out + [("nobody@nowhere.org", "email"), ("USER1", "email")]
+    ids = store.sql("SELECT customer_id FROM customers")["customer_id"].tolist()
+    for cid in rng.sample(ids, 20):
+        out += [(cid, "id"), (cid.lower(), "id"), (cid[:3], "id"), (cid[:2], "id")]
+    return out + [("nobody@nowhere.org", "email"), ("USER1", "email"), ("c00", "id"), ("ZZZ", "id")]
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,7 @@
 --   kind 'phone'  key = the phone's digits (any script's, crm_contact_digits) without
 --                 leading zeros, REVERSED, so "the number ends with these digits" is a
 --                 prefix of the key and a range scan of the sorted table finds it.
+--   kind 'id'     key = upper(customer_id), for the id search (any case, prefixes).
 -- `WHERE TRUE` is replaced by the loader with the customers a load touched.
 SELECT 'email' AS kind, email AS key, customer_key
 FROM customers
@@ -15,3 +16,7 @@ UNION ALL
 SELECT 'phone' AS kind, reverse(ltrim(crm_contact_digits(phone), '0')) AS key, customer_key
 FROM customers
 WHERE TRUE AND phone IS NOT NULL
+UNION ALL
+SELECT 'id' AS kind, upper(customer_id) AS key, customer_key
+FROM customers
+WHERE TRUE
