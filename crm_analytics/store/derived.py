@@ -11,7 +11,9 @@ The loader (:class:`~crm_analytics.store.loading.Loader`) notes the customer key
 load touches and, after writing, recomputes their rows (:func:`sync`), or rebuilds
 the table when it was not current before the load. A derived table is *current*
 when the state recorded with it in ``store_meta`` -- the number of rows of its
-source table and of loads into it -- equals the store's; a store written by hand,
+source table and of loads into it, and a digest of its definition -- equals the
+store's (so a package upgrade that changes a definition rebuilds the table at the
+next load); a store written by hand,
 by an older version of the package or by a migration is simply not current, and
 readers fall back to the source table (:func:`is_current`), so a stale derived
 table is never read. ``Store.load`` is the only writer the package knows; change a
@@ -20,6 +22,7 @@ source table by hand and its next load rebuilds the derived tables.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +56,12 @@ class DerivedTable:
     def meta_key(self) -> str:
         return f"{self.name}_state"
 
+    @property
+    def digest(self) -> str:
+        """A digest of the definition: a table built by another definition is not current."""
+        text = f"{self.columns}\n{self.order_by}\n{load_query(self.query)}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
     def select(self, where: str) -> str:
         """The defining query narrowed to the rows matching ``where`` (constant SQL)."""
         return load_query(self.query).replace("WHERE TRUE", f"WHERE {where}")
@@ -82,16 +91,21 @@ def _recorded(con: duckdb.DuckDBPyConnection, table: DerivedTable) -> str | None
     return con.execute("SELECT max(value) FROM store_meta WHERE key = ?", [table.meta_key]).fetchone()[0]
 
 
+def _stamp(table: DerivedTable, source_state: str) -> str:
+    """What store_meta records: the source's state and the definition's digest."""
+    return f"{source_state}|{table.digest}"
+
+
 def _record(con: duckdb.DuckDBPyConnection, table: DerivedTable) -> None:
     con.execute("DELETE FROM store_meta WHERE key = ?", [table.meta_key]).fetchall()
     con.execute("INSERT INTO store_meta (key, value) VALUES (?, ?)",
-                [table.meta_key, state(con, table.source)]).fetchall()
+                [table.meta_key, _stamp(table, state(con, table.source))]).fetchall()
 
 
 def is_current(con: duckdb.DuckDBPyConnection, table: DerivedTable) -> bool:
     """Whether ``table`` exists and reflects its source table as it is; never raises."""
     try:
-        return _exists(con, table.name) and _recorded(con, table) == state(con, table.source)
+        return _exists(con, table.name) and _recorded(con, table) == _stamp(table, state(con, table.source))
     except duckdb.Error:  # no store_meta / loads / source (e.g. an in-memory sample)
         return False
 
@@ -129,7 +143,7 @@ def sync(con: duckdb.DuckDBPyConnection, table: DerivedTable, state_before: str)
     rows of the touched customers) when the table was current before the load; a
     full :func:`rebuild` otherwise.
     """
-    if not (_exists(con, table.name) and _recorded(con, table) == state_before):
+    if not (_exists(con, table.name) and _recorded(con, table) == _stamp(table, state_before)):
         rebuild(con, table)
         return
     if state(con, table.source) == state_before:  # the load did not touch the source

@@ -146,3 +146,20 @@ def test_a_store_without_the_table_falls_back(tmp_path):
         assert not cd.table_current(store)
         pd.testing.assert_frame_equal(rfm_summary(store, "2024-12-31"), expected)
     assert not cd.table_current(object())
+
+
+def test_another_definition_is_not_current(loaded):
+    import dataclasses
+
+    store, _ = loaded
+    assert derived.is_current(store.con, cd.CUSTOMER_DAYS)
+    # A package upgrade that changes the definition (here its order) must not read the old table.
+    changed = dataclasses.replace(cd.CUSTOMER_DAYS, order_by="day, customer_key")
+    assert changed.digest != cd.CUSTOMER_DAYS.digest
+    assert not derived.is_current(store.con, changed)
+    with store.transaction() as con:
+        derived.rebuild(con, changed)
+    assert derived.is_current(store.con, changed) and not derived.is_current(store.con, cd.CUSTOMER_DAYS)
+    with store.transaction() as con:
+        derived.rebuild(con, cd.CUSTOMER_DAYS)
+    _assert_current_and_exact(store)
