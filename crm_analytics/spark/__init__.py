@@ -8,7 +8,9 @@ nothing else in the package imports this subpackage, so everything works without
 * :mod:`~crm_analytics.spark.engine` -- a Spark session set up as the translation
   assumes (UTC), the contract's tables from Parquet, running a registered query;
 * :mod:`~crm_analytics.spark.scoring` -- CLV scores: histories aggregated in Spark,
-  the package's model fitted on the driver, customers scored in ``mapInPandas``.
+  the package's model fitted on the driver, customers scored in ``mapInPandas``;
+* :mod:`~crm_analytics.spark.run` -- a scoring run from Parquet to Parquet scores by
+  run id, with a marker written last (visible only when complete).
 
 The README's *Running on Spark* says what is done and what is not yet.
 """

@@ -1,0 +1,93 @@
+"""A Spark scoring run writes Parquet scores by run id and a marker last: visible only when
+complete; a failed or killed run leaves the previous run the latest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crm_analytics.clv import CLVModel, rfm_summary
+from crm_analytics.clv.model import customer_value_scores
+from crm_analytics.errors import InputError, RunError
+from tests.spark.conftest import AS_OF
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*"),
+]
+
+
+@pytest.fixture(scope="module")
+def tables(duck_store, tmp_path_factory):
+    from crm_analytics.spark import engine
+
+    folder = tmp_path_factory.mktemp("run_input")
+    engine.export_store(duck_store, folder)
+    return folder
+
+
+def test_a_run_is_published_with_duckdbs_scores(spark, tables, duck_store, tmp_path):
+    from crm_analytics.spark import engine, run
+
+    result = run.score_run(spark, tables, tmp_path, as_of=AS_OF, run_id="r1")
+    assert result.status == "succeeded" and result.steps == ["clv"]
+    assert (tmp_path / "runs" / "r1.json").is_file()
+    assert run.latest_run(tmp_path).run_id == "r1"
+    got = engine.to_pandas(run.read_scores(spark, tmp_path)).set_index("customer_id").sort_index()
+    summary = rfm_summary(duck_store, AS_OF, time_unit="W")
+    want = customer_value_scores(CLVModel().fit(summary), summary).sort_index()
+    assert result.customers == len(got) == len(want)
+    np.testing.assert_allclose(got["clv"].to_numpy(), want["clv"].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(got["p_alive"].to_numpy(), want["p_alive"].to_numpy(), rtol=1e-9)
+
+
+def test_a_failed_run_leaves_the_previous_one(spark, tables, tmp_path, monkeypatch):
+    from crm_analytics.spark import run, scoring
+
+    run.score_run(spark, tables, tmp_path, as_of=AS_OF, run_id="good")
+    real = scoring.clv_scores
+
+    def broken(*args, **kwargs):
+        model, frame = real(*args, **kwargs)
+
+        def fail(batches):
+            for _ in batches:
+                raise RuntimeError("executor lost")
+            yield from ()
+
+        return model, frame.mapInPandas(fail, frame.schema)
+
+    monkeypatch.setattr(scoring, "clv_scores", broken)
+    with pytest.raises(RunError, match="Spark run bad .* failed .*previous run stays the latest"):
+        run.score_run(spark, tables, tmp_path, as_of=AS_OF, run_id="bad")
+    assert run.latest_run(tmp_path).run_id == "good"
+    assert not (tmp_path / "customer_scores" / "run_id=bad").exists()
+    assert not (tmp_path / "runs" / "bad.json").exists()
+
+
+def test_a_killed_runs_files_are_ignored_then_removed(spark, tables, tmp_path):
+    from crm_analytics.spark import run
+
+    run.score_run(spark, tables, tmp_path, as_of=AS_OF, run_id="first")
+    # A run killed after writing part of its scores: files, no marker.
+    orphan = tmp_path / "customer_scores" / "run_id=killed"
+    orphan.mkdir(parents=True)
+    (orphan / "part-0.parquet").write_bytes(b"not even parquet")
+    assert run.latest_run(tmp_path).run_id == "first"
+    assert run.read_scores(spark, tmp_path).count() > 100
+    run.score_run(spark, tables, tmp_path, as_of=AS_OF, run_id="second")
+    assert not orphan.exists()
+    assert run.latest_run(tmp_path).run_id == "second"
+
+
+def test_bad_inputs_are_input_errors(spark, tables, tmp_path):
+    from crm_analytics.spark import run
+
+    with pytest.raises(InputError, match="no customers.parquet"):
+        run.score_run(spark, tmp_path / "nowhere", tmp_path / "out")
+    with pytest.raises(InputError, match="no succeeded Spark run yet"):
+        run.read_scores(spark, tmp_path / "out")
+    with pytest.raises(InputError, match="plain name"):
+        run.score_run(spark, tables, tmp_path / "out", as_of=AS_OF, run_id="../escape")
+    assert run.latest_run(tmp_path / "out") is None
