@@ -2,7 +2,7 @@
 
 The layers, bottom to top (each imports only from the ones below it; a test
 checks this): ``errors`` and ``core`` → ``store`` → the domain packages
-``clv``, ``satisfaction``, ``churn``, ``segmentation`` (and the test-data
+``clv``, ``satisfaction``, ``subscriptions``, ``churn``, ``segmentation`` (and the test-data
 ``datasets``) → ``scoring`` → the applications ``exports``, ``dashboards``,
 ``customers`` (the single customer view), ``demo``, ``web`` (the read-only app), ``cli``.
 
@@ -23,7 +23,17 @@ from crm_analytics.store import LoadReport, Store
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from crm_analytics import churn, clv, datasets, satisfaction, scoring, segmentation
+    from crm_analytics import (
+        campaigns,
+        churn,
+        clv,
+        datasets,
+        satisfaction,
+        scoring,
+        segmentation,
+        subscriptions,
+    )
+    from crm_analytics.campaigns import campaign_results
     from crm_analytics.customers import customer_view, find_customers
     from crm_analytics.exports import export_segment
     from crm_analytics.scoring import run_batch
@@ -32,8 +42,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 
 # Subpackages and heavier entry points are imported on first use, so
 # `import crm_analytics` (and every CLI call) stays fast.
-_SUBPACKAGES = ("churn", "clv", "datasets", "satisfaction", "scoring", "segmentation", "store")
+_SUBPACKAGES = ("campaigns", "churn", "clv", "datasets", "satisfaction", "scoring", "segmentation", "store",
+                "subscriptions")
 _LAZY = {
+    "campaign_results": "crm_analytics.campaigns",
     "customer_view": "crm_analytics.customers",
     "default_as_of": "crm_analytics.store",
     "export_segment": "crm_analytics.exports",
@@ -61,7 +73,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "CRMError", "InputError", "LoadReport", "Store", "__version__", "churn", "clv", "customer_view",
+    "CRMError", "InputError", "LoadReport", "Store", "__version__", "campaign_results", "campaigns",
+    "churn", "clv", "customer_view",
     "datasets", "default_as_of", "export_segment", "find_customers", "latest_scores", "run_batch",
-    "run_results", "runs", "satisfaction", "scoring", "segmentation",
+    "run_results", "runs", "satisfaction", "scoring", "segmentation", "subscriptions",
 ]

@@ -253,6 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recompute even if inputs and options are those of the last run")
     p.add_argument("--dashboard-dir", default=None, metavar="DIR", type=_out_dir,
                    help="publish dashboards there after the run")
+    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="spark: score Parquet tables (--input) on Apache Spark, write Parquet "
+                        "scores by run id (--output); needs the spark extra and Java 17")
+    p.add_argument("--input", default=None, metavar="DIR",
+                   help="with --engine spark: a folder with <table>.parquet per contract table")
+    p.add_argument("--output", default=None, metavar="DIR",
+                   help="with --engine spark: where runs go (customer_scores/run_id=<id>/, runs/<id>.json)")
+    p.add_argument("--master", default=None, metavar="URL",
+                   help="with --engine spark: Spark master (default: spark-submit's, else local[*])")
     _verbosity(p)
 
     p = sub.add_parser("train", help="refit and save the churn model without writing a run")
@@ -260,6 +269,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", default=None, metavar="DATE", type=_iso_date)
     p.add_argument("--config", default=None, metavar="FILE", type=_input_file,
                    help="TOML config (default: $CRM_ANALYTICS_CONFIG)")
+    _verbosity(p)
+
+    p = sub.add_parser("forecast", help="revenue forecast by segment and month, with intervals "
+                                        "(and its back-test)")
+    _db_arg(p)
+    p.add_argument("--as-of", default=None, metavar="DATE", type=_iso_date,
+                   help="forecast from the day after (default: the latest transaction date)")
+    p.add_argument("--horizon", type=_int_at_least(1, 60), default=12, metavar="MONTHS",
+                   help="months to forecast (default: 12)")
+    p.add_argument("--by", default="size_band", type=_text, metavar="COLUMN",
+                   help="segment column: an attribute or a score column (default: size_band); "
+                        "'none' for the total only")
+    p.add_argument("--segment", default=None, type=_text, metavar="NAME",
+                   help="a custom segment against the rest (instead of --by)")
+    p.add_argument("--backtest", action="store_true",
+                   help="also back-test: the same forecast made --horizon months earlier, "
+                        "against what happened and against seasonal naive / ETS baselines")
+    p.add_argument("--out", default=None, metavar="FILE", type=_out_file,
+                   help="write the full forecast table as CSV")
+    p.add_argument("--seed", type=_seed, default=0, help="simulation seed (default: 0)")
     _verbosity(p)
 
     p = sub.add_parser("runs", help="list scoring runs, newest first")
@@ -280,6 +309,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PATH", type=_out_file)
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.add_argument("--campaign", default=None, type=_text, help="campaign name recorded in the manifest")
+    p.add_argument("--channel", choices=("email", "sms", "phone", "mail"), default="email",
+                   help="channel of the campaign (contact history, caps, suppressions)")
+    p.add_argument("--holdout", default=None, metavar="FRACTION", type=_share,
+                   help="control-group share (default: the campaign's in the config, else 0)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="report what would be exported; write no file and record nothing")
+    p.add_argument("--config", default=None, metavar="FILE", type=_input_file,
+                   help="TOML config with [contact_policy] (default: $CRM_ANALYTICS_CONFIG)")
+    _verbosity(p)
+
+    p = sub.add_parser("campaign-results",
+                       help="treatment vs control after a campaign's exports (or list campaigns)")
+    _db_arg(p)
+    p.add_argument("--campaign", default=None, type=_text,
+                   help="campaign name (default: list every campaign with its effect)")
+    p.add_argument("--window-days", type=_int_at_least(1, 3650), default=30,
+                   help="days after the export in which outcomes count (default: 30)")
+    p.add_argument("--as-of", default=None, metavar="DATE", type=_iso_date)
     _verbosity(p)
 
     p = sub.add_parser("segment", help="define or list custom segments")
@@ -439,9 +486,30 @@ def _db_path(args: argparse.Namespace) -> str:
     return path
 
 
+def _score_on_spark(args: argparse.Namespace) -> int:
+    from importlib.util import find_spec
+
+    if find_spec("pyspark") is None:
+        raise InputError("--engine spark needs pyspark: pip install 'crm_analytics[spark]' (and Java 17)")
+    if not args.input or not args.output:
+        raise InputError("--engine spark needs --input DIR (Parquet tables) and --output DIR (scores)")
+    from crm_analytics.spark import engine, run
+
+    spark = engine.spark_session(args.master)
+    result = run.score_run(spark, args.input, args.output, as_of=args.as_of)
+    print(f"Spark run {result.run_id} as of {result.as_of}: {result.status}, "
+          f"{result.customers:,} customers scored ({', '.join(result.steps)}) -> "
+          f"{Path(args.output) / 'customer_scores' / f'run_id={result.run_id}'}")
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from crm_analytics.scoring.run import run_batch
 
+    if getattr(args, "engine", "duckdb") == "spark":
+        return _score_on_spark(args)
+    if getattr(args, "input", None) or getattr(args, "output", None):
+        raise InputError("--input and --output go with --engine spark; the DuckDB run reads --db")
     config = _run_config(args)
     result = run_batch(_db_path(args), config=config, progress=None if not args.quiet else False)
     print(result)
@@ -457,6 +525,42 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = _run_config(args)
     print(train_churn_model(_db_path(args), config=config))
+    return 0
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from crm_analytics import clv
+    from crm_analytics.scoring.forecast_step import backtest_cutoff
+    from crm_analytics.segmentation import segment_members
+    from crm_analytics.store import Store
+    from crm_analytics.store.asof import default_as_of
+
+    with Store(_db_path(args), read_only=True) as store:
+        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else default_as_of(store)
+        by: Any = None if args.by.lower() == "none" else args.by
+        if args.segment:
+            members = segment_members(store, args.segment)
+            ids = store.sql("SELECT customer_id FROM customers")["customer_id"].astype(str)
+            by = pd.Series("others", index=pd.Index(ids), name=args.segment, dtype=object)
+            by.loc[by.index.isin(members)] = args.segment
+        table = clv.forecast(store, as_of, args.horizon, by=by, seed=args.seed)
+        total = table[table["component"] == "total"]
+        print(f"Revenue forecast as of {as_of} ({table.attrs['customers']:,} customers; "
+              "intervals: purchase, spend and parameter uncertainty)")
+        _print_frame(total[["segment", "month", "expected_revenue", "revenue_lo80", "revenue_hi80",
+                            "revenue_lo95", "revenue_hi95"]].round(0), max_rows=200)
+        if args.out:
+            table.to_csv(args.out, index=False)
+            print(f"written: {args.out}")
+        if args.backtest:
+            if args.segment:
+                raise UsageError("--backtest needs --by: a custom segment's members are known as "
+                                 "of now only (back-testing by them would use later information)")
+            cutoff = backtest_cutoff(as_of, args.horizon).date()
+            result = clv.forecast_backtest(store, cutoff, args.horizon, by=by,
+                                           actuals_through=as_of, seed=args.seed)
+            print()
+            print(result.summary())
     return 0
 
 
@@ -482,13 +586,31 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from crm_analytics.campaigns import load_contact_policy
     from crm_analytics.exports import export_segment
     from crm_analytics.store import Store
 
-    with Store(_db_path(args), read_only=True) as store:
+    policy = load_contact_policy(args.config)
+    # A dry run only reads; a real export records its contacts in the store.
+    with Store(_db_path(args), read_only=args.dry_run) as store:
         report = export_segment(store, args.segment if len(args.segment) > 1 else args.segment[0],
-                                args.out, format=args.format, campaign=args.campaign)
+                                args.out, format=args.format, campaign=args.campaign,
+                                channel=args.channel, policy=policy,
+                                holdout_fraction=args.holdout, dry_run=args.dry_run)
     print(report)
+    return 0
+
+
+def cmd_campaign_results(args: argparse.Namespace) -> int:
+    from crm_analytics.campaigns import campaign_overview, campaign_results
+
+    with _store(args, read_only=True) as store:
+        if args.campaign is None:
+            overview = campaign_overview(store, args.window_days, as_of=args.as_of)
+            print(overview.to_string(index=False) if not overview.empty
+                  else "no campaign in the contact history yet")
+        else:
+            print(campaign_results(store, args.campaign, args.window_days, as_of=args.as_of))
     return 0
 
 
@@ -595,7 +717,9 @@ def cmd_example_config(args: argparse.Namespace) -> int:
 COMMANDS = {
     "init": cmd_init, "load": cmd_load, "status": cmd_status, "rejects": cmd_rejects,
     "score": cmd_score, "train": cmd_train, "runs": cmd_runs, "dashboard": cmd_dashboard,
+    "forecast": cmd_forecast,
     "export": cmd_export, "segment": cmd_segment, "demo": cmd_demo,
+    "campaign-results": cmd_campaign_results,
     "example-config": cmd_example_config,
     "customer": cmd_customer, "serve": cmd_serve,
 }

@@ -55,6 +55,32 @@ Atomic, file and manifest together
     sha256, and the next export to the same path replaces both and removes the
     temporary files a killed export left. New files are readable by their
     owner only (they hold personal data).
+Contact history, official with the file
+    Every export that is not a dry run records one row per selected contact
+    (sent or held out as control) in ``contact_history`` and its file in
+    ``contact_exports``; the history rows are committed in DuckDB between the
+    temporary files and the renames, and a commit marker follows the renames.
+    The protocol and how a crash at each step is repaired are described in
+    :mod:`crm_analytics.campaigns.history`. ``dry_run=True`` computes the
+    report and writes nothing: no file, no manifest, no history.
+Suppression and contact policy
+    After consent, every record of a contact that the ``suppressions`` table
+    covers on the export's channel, or with an open complaint ticket (unless
+    the policy's ``suppress_open_complaints`` is off), is suppressed
+    (:mod:`crm_analytics.campaigns.suppression`). The survivors then meet the
+    contact policy (:class:`~crm_analytics.campaigns.ContactPolicy`: campaign
+    cooldown, quiet period, frequency caps, counted per contact over the
+    history); skipped contacts are counted per rule in the report and the
+    manifest. On the ``email``, ``sms`` and ``phone`` channels a contact's
+    survivor is preferably a record with a value for the channel (a contact
+    without one is still written, as before, and its history row has no
+    ``contact_hash``).
+Control groups
+    With a ``holdout_fraction`` (argument, or the campaign's in the policy) the
+    remaining contacts are split by a deterministic hash of (customer_id,
+    campaign) (:func:`crm_analytics.campaigns.holdout_draw`): the control
+    group is recorded in the history, flagged ``is_control``, and not written
+    to the file.
 """
 
 from __future__ import annotations
@@ -80,6 +106,9 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from crm_analytics.campaigns import history as _history
+from crm_analytics.campaigns.policy import CHANNELS, ContactPolicy, as_policy, holdout_draw, policy_skips
+from crm_analytics.campaigns.suppression import complaint_suppressed, list_suppressed
 from crm_analytics.errors import InputError
 from crm_analytics.segmentation.rules import get_segment, segment_members
 from crm_analytics.store.cleansing import contact_digits, normalize_contact, normalize_email
@@ -144,9 +173,13 @@ class ExportReport:
     """What :func:`export_segment` wrote.
 
     ``rows = sum(segment_counts.values())``; every member of the segments is
-    either written, suppressed (no consent, or a shared contact opted out) or
-    merged into another record of the same contact:
-    ``members = rows + suppressed_no_consent + suppressed_contact_opt_out + merged_duplicates``.
+    either written, suppressed (no consent, a shared contact opted out, on the
+    suppression list, an open complaint), merged into another record of the
+    same contact, skipped by a rule of the contact policy, or held out as control:
+    ``members = rows + suppressed_no_consent + suppressed_contact_opt_out +
+    suppressed_list + suppressed_complaint + merged_duplicates + sum(skipped.values())
+    + control``.
+    ``export_id`` is None for a dry run (nothing was written or recorded).
     """
 
     path: Path
@@ -164,6 +197,16 @@ class ExportReport:
     as_of: str | None = None
     campaign: str | None = None
     columns: list[str] = field(default_factory=list)
+    channel: str = "email"
+    suppressed_list: int = 0
+    suppressed_complaint: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    control: int = 0
+    holdout_fraction: float = 0.0
+    exported_at: str | None = None
+    export_id: str | None = None
+    dry_run: bool = False
+    repaired: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -174,13 +217,20 @@ class ExportReport:
     def summary(self) -> str:
         """A few lines for a log or a notebook."""
         per = ", ".join(f"{k}: {v:,}" for k, v in self.segment_counts.items())
+        skipped = ", ".join(f"{k}: {v:,}" for k, v in self.skipped.items() if v) or "none"
+        verb = "would be written (dry run: nothing written or recorded)" if self.dry_run else "written"
         return "\n".join([
-            f"ExportReport({self.path}, {self.format})",
-            f"  {self.rows:,} contacts written ({per})",
+            f"ExportReport({self.path}, {self.format}, {self.channel})",
+            f"  {self.rows:,} contacts {verb} ({per})",
             f"  of {self.members:,} segment members: {self.suppressed_no_consent:,} without consent, "
             f"{self.suppressed_contact_opt_out:,} sharing an opted-out contact, "
+            f"{self.suppressed_list:,} on the suppression list, "
+            f"{self.suppressed_complaint:,} with an open complaint, "
             f"{self.merged_duplicates:,} merged duplicates",
-            f"  scores: run {self.run_id or '?'} as of {self.as_of or '?'}; sha256 {self.sha256[:12]}…",
+            f"  skipped by the contact policy: {skipped}",
+            f"  control group: {self.control:,} (holdout {self.holdout_fraction:g}), recorded, not exported",
+            f"  export {self.export_id or '-'} at {self.exported_at}; scores: run {self.run_id or '?'} "
+            f"as of {self.as_of or '?'}; sha256 {self.sha256[:12] or '-'}…",
             f"  manifest: {self.manifest_path}",
         ])
 
@@ -194,7 +244,13 @@ class ExportReport:
             ("segment members", f"{self.members:,}"),
             ("suppressed: no consent", f"{self.suppressed_no_consent:,}"),
             ("suppressed: shared contact opted out", f"{self.suppressed_contact_opt_out:,}"),
+            ("suppressed: suppression list", f"{self.suppressed_list:,}"),
+            ("suppressed: open complaint", f"{self.suppressed_complaint:,}"),
             ("merged duplicates", f"{self.merged_duplicates:,}"),
+            *((f"skipped: {k}", f"{v:,}") for k, v in self.skipped.items()),
+            ("control group (not exported)", f"{self.control:,}"),
+            ("channel", self.channel),
+            ("export id", self.export_id or "dry run: nothing written"),
             ("scores run", f"{self.run_id or '?'} (as of {self.as_of or '?'})"),
             ("sha256", self.sha256),
             ("manifest", str(self.manifest_path)),
@@ -300,12 +356,14 @@ def _phone_digits(phone: pd.Series) -> pd.Series:
     return _none_for_missing(key.astype("str").str.lstrip("+").where(key.notna()))
 
 
-def _contact_groups(contacts: pd.DataFrame) -> np.ndarray:
+def _contact_groups(contacts: pd.DataFrame, emails: pd.Series | None = None,
+                    phones: pd.Series | None = None) -> np.ndarray:
     """Connected components of customers linked by a shared e-mail or phone key."""
     n = len(contacts)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    emails, phones = email_key(contacts["email"]), phone_key(contacts["phone"])
+    emails = email_key(contacts["email"]) if emails is None else emails
+    phones = phone_key(contacts["phone"]) if phones is None else phones
     links = pd.concat([
         pd.DataFrame({"row": np.arange(n), "key": "e:" + emails.astype("str")})[emails.notna().to_numpy()],
         pd.DataFrame({"row": np.arange(n), "key": "p:" + phones.astype("str")})[phones.notna().to_numpy()],
@@ -393,27 +451,52 @@ def _remove_leftovers(target: Path) -> list[Path]:
     return removed
 
 
-def _write_pair(target: Path, write: Callable[[Path], None],
-                manifest_for: Callable[[str], dict[str, Any]]) -> str:
-    """Write the data file and its manifest so that they agree; return the data's sha256.
+@dataclass
+class _Prepared:
+    """The temporary files of an export, written and flushed, not yet renamed into place."""
 
-    Both go to temporary files first (fsync); then the manifest is renamed into
-    place and the data file last. If the data rename fails, the previous manifest
-    is put back (kept as a hard link, or a copy, until then).
-    """
-    manifest_path = _manifest_path(target)
-    data_tmp = _temp_file(target)
+    target: Path
+    data_tmp: Path
     manifest_tmp: Path | None = None
+    sha256: str = ""
+
+    def discard(self) -> None:
+        for leftover in (self.data_tmp, self.manifest_tmp):
+            if leftover is not None:
+                with contextlib.suppress(OSError):
+                    leftover.unlink(missing_ok=True)
+
+
+def _prepare_pair(target: Path, write: Callable[[Path], None],
+                  manifest_for: Callable[[str], dict[str, Any]]) -> _Prepared:
+    """Write the data file and its manifest to temporary files beside ``target`` (fsync)."""
+    prepared = _Prepared(target, _temp_file(target))
+    try:
+        write(prepared.data_tmp)
+        prepared.sha256 = _sha256_fsync(prepared.data_tmp)
+        prepared.manifest_tmp = _temp_file(_manifest_path(target))
+        prepared.manifest_tmp.write_text(
+            json.dumps(manifest_for(prepared.sha256), indent=2, ensure_ascii=False, default=str)
+            + "\n", encoding="utf-8",
+        )
+        _sha256_fsync(prepared.manifest_tmp)
+    except BaseException:
+        prepared.discard()
+        raise
+    return prepared
+
+
+def _publish_pair(prepared: _Prepared) -> None:
+    """Rename the manifest, then the data file, into place.
+
+    If the data rename fails, the previous manifest is put back (kept as a hard
+    link, or a copy, until then). The temporary files are gone afterwards.
+    """
+    target, data_tmp, manifest_tmp = prepared.target, prepared.data_tmp, prepared.manifest_tmp
+    assert manifest_tmp is not None
+    manifest_path = _manifest_path(target)
     backup: Path | None = None
     try:
-        write(data_tmp)
-        sha = _sha256_fsync(data_tmp)
-        manifest_tmp = _temp_file(manifest_path)
-        manifest_tmp.write_text(
-            json.dumps(manifest_for(sha), indent=2, ensure_ascii=False, default=str) + "\n",
-            encoding="utf-8",
-        )
-        _sha256_fsync(manifest_tmp)
         if manifest_path.exists():
             backup = _temp_file(manifest_path)
             backup.unlink()
@@ -438,7 +521,6 @@ def _write_pair(target: Path, write: Callable[[Path], None],
                 with contextlib.suppress(OSError):
                     leftover.unlink(missing_ok=True)
     _fsync_dir(target.parent)
-    return sha
 
 
 def _write_frame(frame: pd.DataFrame, fmt: str) -> Callable[[Path], None]:
@@ -472,6 +554,11 @@ def export_segment(
     scores: pd.DataFrame | None = None,
     campaign: str | None = None,
     columns: Sequence[str] | None = None,
+    channel: str = "email",
+    policy: ContactPolicy | dict[str, Any] | None = None,
+    holdout_fraction: float | None = None,
+    dry_run: bool = False,
+    at: Any = None,
 ) -> ExportReport:
     """Write the contacts of one or more segments for a campaign (see the module docstring).
 
@@ -492,10 +579,25 @@ def export_segment(
         successful run (``crm_analytics.scoring.run.latest_scores``); its
         ``attrs['run_id']`` and ``attrs['as_of']`` go into the manifest.
     campaign : str, optional
-        Written as a ``campaign`` column and into the manifest.
+        Written as a ``campaign`` column, into the manifest and the contact
+        history; names the campaign's rules in ``policy`` (cooldown, holdout).
     columns : list of str, optional
         Score columns to write instead of the default :data:`KEY_SCORE_COLUMNS`
         (those present): any of :data:`EXPORTABLE_COLUMNS` the scores have.
+    channel : {"email", "sms", "phone", "mail"}, default "email"
+        The channel the campaign uses: recorded in the history, counted by the
+        caps, and deciding which suppressions apply.
+    policy : ContactPolicy or dict, optional
+        The contact policy (default: no caps, open complaints suppress); see
+        :func:`crm_analytics.campaigns.load_contact_policy` to read it from the config.
+    holdout_fraction : float, optional
+        Share of the contacts held out as control group (default: the
+        campaign's in ``policy``, else 0). Needs a ``campaign``.
+    dry_run : bool, default False
+        Compute the report only: no file, no manifest, no contact history.
+    at : datetime or str, optional
+        The moment of the export (UTC; default now): the contact history's
+        ``exported_at``, and the end of the policy's windows.
 
     Returns
     -------
@@ -518,6 +620,8 @@ def export_segment(
     (1, 1, 1)
     >>> rows
     [['C2', "'=cmd()", 'risk:high']]
+    >>> store.sql("SELECT customer_id, channel, is_control FROM contact_history").values.tolist()
+    [['C2', 'email', False]]
     """
     names = [segment] if isinstance(segment, str) else list(segment)
     if not names:
@@ -529,6 +633,17 @@ def export_segment(
         raise InputError(f"export_segment: format must be one of {list(FORMATS)}. Got {format!r} instead.")
     if campaign is not None and (not isinstance(campaign, str) or len(campaign) > 200):
         raise InputError("export_segment: campaign must be text of at most 200 characters")
+    if channel not in CHANNELS:
+        raise InputError(f"export_segment: channel must be one of {list(CHANNELS)}. Got {channel!r} instead.")
+    if not isinstance(dry_run, bool):
+        raise InputError(f"export_segment: dry_run must be True or False. Got {dry_run!r} instead.")
+    rules = as_policy(policy)
+    holdout = _holdout(holdout_fraction, rules, campaign)
+    moment = _moment(at)
+    if not dry_run and getattr(store, "read_only", False):
+        raise InputError(
+            f"export_segment: {store.path} is open read-only, but an export records its contacts "
+            "in the contact history; open Store(path) for writing, or pass dry_run=True to preview")
     target = Path(path)
     if target.is_dir():
         raise InputError(
@@ -553,7 +668,12 @@ def export_segment(
     contacts["email"] = _none_for_missing(
         _normalized_contact(contacts["email"]).map(lambda e: e.lower() if isinstance(e, str) else e))
     contacts["phone"] = _normalized_contact(contacts["phone"])
-    contacts["group"] = _contact_groups(contacts.reset_index())
+    contacts["email_key"], contacts["phone_key"] = email_key(contacts["email"]), phone_key(contacts["phone"])
+    contacts["group"] = _contact_groups(contacts.reset_index(), contacts["email_key"], contacts["phone_key"])
+    repaired = [] if dry_run else _history.repair_exports(store)
+    contacts["listed"] = list_suppressed(store, contacts, channel, moment, email_key, phone_key)
+    contacts["complaint"] = (complaint_suppressed(store, contacts, moment)
+                             if rules.suppress_open_complaints else False)
     opt_in = contacts["marketing_opt_in"]
     contacts["consent"] = opt_in.eq(True).fillna(False).astype(bool)
     opted_out = opt_in.eq(False).fillna(False).astype(bool)
@@ -563,19 +683,37 @@ def export_segment(
     cand = cand.join(contacts, how="left")  # a scored customer missing from customers: no consent
     cand["consent"] = cand["consent"].astype("boolean").fillna(False).astype(bool)
     cand["group_opted_out"] = cand["group_opted_out"].astype("boolean").fillna(False).astype(bool)
+    for flag in ("listed", "complaint"):
+        cand[flag] = cand[flag].astype("boolean").fillna(False).astype(bool)
     no_consent = ~cand["consent"]
     shared_opt_out = cand["consent"] & cand["group_opted_out"]
-    eligible = cand[~no_consent & ~shared_opt_out].copy()
+    listed = ~no_consent & ~shared_opt_out & cand["listed"]
+    complaint = ~no_consent & ~shared_opt_out & ~listed & cand["complaint"]
+    eligible = cand[~no_consent & ~shared_opt_out & ~listed & ~complaint].copy()
     eligible["clv_rank"] = (
         pd.to_numeric(scores["clv"], errors="coerce").reindex(eligible.index)
         if "clv" in scores.columns else np.nan
     )
     eligible["customer_id"] = eligible.index.astype(str)
-    # Survivor: best segment, then highest CLV (missing last), then lowest customer_id.
-    eligible = eligible.sort_values(["group", "priority", "clv_rank", "customer_id"],
-                                    ascending=[True, True, False, True], na_position="last")
+    value = {"email": "email_key", "sms": "phone_key", "phone": "phone_key"}.get(channel)
+    eligible["unreachable"] = eligible[value].isna() if value else False
+    # Survivor: best segment, then reachable on the channel, then highest CLV (missing
+    # last), then lowest customer_id.
+    eligible = eligible.sort_values(["group", "priority", "unreachable", "clv_rank", "customer_id"],
+                                    ascending=[True, True, True, False, True], na_position="last")
     survivors = eligible.drop_duplicates("group", keep="first")
     survivors = survivors.sort_values(["priority", "customer_id"])
+    merged = len(eligible) - len(survivors)
+    # The contact policy, then the control group: both arms come from the same contacts.
+    rule = policy_skips(store, survivors["group"], contacts["group"], channel=channel,
+                        campaign=campaign, at=moment, policy=rules)
+    skipped = {k: int(v) for k, v in rule.value_counts(sort=False).items()}
+    survivors = survivors[rule.isna().to_numpy()]
+    is_control = np.zeros(len(survivors), dtype=bool)
+    if holdout > 0:
+        is_control = holdout_draw(survivors["customer_id"], str(campaign)) < holdout
+    selected = survivors
+    survivors = selected[~is_control]
 
     out = pd.DataFrame({
         "customer_id": survivors["customer_id"].to_numpy(),
@@ -592,30 +730,100 @@ def export_segment(
     out = _neutralized(out)
 
     segment_counts = {n: int((out["segment"] == _neutral_text(n)).sum()) for n in names}
+    report = ExportReport(
+        path=target, manifest_path=_manifest_path(target),
+        format=format, segments=names, rows=len(out), members=len(cand),
+        suppressed_no_consent=int(no_consent.sum()),
+        suppressed_contact_opt_out=int(shared_opt_out.sum()),
+        merged_duplicates=int(merged),
+        segment_counts=segment_counts, sha256="", run_id=run_id, as_of=as_of,
+        campaign=campaign, columns=list(out.columns), channel=channel,
+        suppressed_list=int(listed.sum()), suppressed_complaint=int(complaint.sum()),
+        skipped=skipped, control=int(is_control.sum()), holdout_fraction=holdout,
+        exported_at=moment.isoformat(), dry_run=dry_run, repaired=repaired,
+    )
+    if dry_run:
+        log.info("dry run: %s rows of %s would be exported to %s", report.rows, names, target)
+        return report
+    report.export_id = _history.new_export_id(moment)
+    history = pd.DataFrame({
+        "export_id": report.export_id, "campaign": campaign, "channel": channel,
+        "customer_id": selected["customer_id"].to_numpy(),
+        "contact_hash": _history.contact_hash(
+            selected[value] if value else "customer:" + selected["customer_id"]).to_numpy(),
+        "segment": [names[int(p)] for p in selected["priority"]],
+        "is_control": is_control, "exported_at": moment,
+    })
+    _official_write(store, target, out, format, report,
+                    lambda: _manifest(report, definitions, rules), history)
+    log.info("exported %s rows of %s to %s (%s suppressed, %s merged, %s skipped, %s control)",
+             report.rows, names, target,
+             report.suppressed_no_consent + report.suppressed_contact_opt_out
+             + report.suppressed_list + report.suppressed_complaint, report.merged_duplicates,
+             sum(skipped.values()), report.control)
+    return report
+
+
+def _official_write(store: Any, target: Path, out: pd.DataFrame, fmt: str, report: ExportReport,
+                    manifest: Callable[[], dict[str, Any]], history: pd.DataFrame) -> None:
+    """The commit protocol (see :mod:`crm_analytics.campaigns.history`): prepare, record, publish, commit."""
     target.parent.mkdir(parents=True, exist_ok=True)
     for leftover in _remove_leftovers(target):
         log.warning("removed %s, left by an export that was killed", leftover)
     problem = _pair_problem(target)[0]
     if problem is not None and (target.exists() or _manifest_path(target).exists()):
         log.warning("%s; this export replaces both", problem)
-    report = ExportReport(
-        path=target, manifest_path=_manifest_path(target),
-        format=format, segments=names, rows=len(out), members=len(cand),
-        suppressed_no_consent=int(no_consent.sum()),
-        suppressed_contact_opt_out=int(shared_opt_out.sum()),
-        merged_duplicates=int(len(eligible) - len(survivors)),
-        segment_counts=segment_counts, sha256="", run_id=run_id, as_of=as_of,
-        campaign=campaign, columns=list(out.columns),
-    )
+    started = pd.Timestamp.now(tz="UTC").tz_localize(None)
 
     def manifest_for(sha: str) -> dict[str, Any]:
         report.sha256 = sha
-        return _manifest(report, definitions)
+        return manifest()
 
-    _write_pair(target, _write_frame(out, format), manifest_for)
-    log.info("exported %s rows of %s to %s (%s suppressed, %s merged)", report.rows, names, target,
-             report.suppressed_no_consent + report.suppressed_contact_opt_out, report.merged_duplicates)
-    return report
+    prepared = _prepare_pair(target, _write_frame(out, fmt), manifest_for)
+    try:
+        _history.record_pending(store, {
+            "export_id": report.export_id, "campaign": report.campaign, "channel": report.channel,
+            "path": str(target.resolve()), "sha256": report.sha256, "rows": report.rows,
+            "controls": report.control, "started_at": started,
+            "exported_at": pd.Timestamp(report.exported_at), "manifest": manifest(),
+        }, history)
+    except BaseException:
+        prepared.discard()
+        raise
+    try:
+        _publish_pair(prepared)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            _history.roll_back(store, str(report.export_id))
+        raise
+    _history.mark_committed(store, str(report.export_id))
+
+
+def _holdout(fraction: Any, policy: ContactPolicy, campaign: str | None) -> float:
+    if fraction is None:
+        fraction = policy.holdout_fraction(campaign)
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        raise InputError(f"export_segment: holdout_fraction must be a share in [0, 1) such as 0.1. "
+                         f"Got {fraction!r} instead.")
+    if fraction > 0 and campaign is None:
+        raise InputError("export_segment: a control group needs a campaign name; pass campaign=")
+    return float(fraction)
+
+
+def _moment(at: Any) -> pd.Timestamp:
+    """The export's moment as a naive UTC timestamp (default: now)."""
+    if at is None:
+        return pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    try:
+        if isinstance(at, bool) or not isinstance(at, (str, dt.date, pd.Timestamp)):
+            raise ValueError
+        moment = pd.Timestamp(at)
+    except (ValueError, TypeError):
+        raise InputError(f"export_segment: at must be a date or date-time such as "
+                         f"'2025-03-01 09:00'. Got {at!r} instead.") from None
+    if pd.isna(moment):
+        raise InputError(f"export_segment: at must be a date or date-time. Got {at!r} instead.")
+    return (moment.tz_convert("UTC").tz_localize(None) if moment.tzinfo else moment).floor("s")
 
 
 def _pair_problem(target: Path) -> tuple[str | None, dict[str, Any] | None]:
@@ -748,10 +956,14 @@ def _neutralized(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _manifest(report: ExportReport, definitions: list[Any]) -> dict[str, Any]:
+def _manifest(report: ExportReport, definitions: list[Any],
+              policy: ContactPolicy | None = None) -> dict[str, Any]:
     from crm_analytics import __version__
 
     return {
+        "export_id": report.export_id,
+        "channel": report.channel,
+        "exported_at": report.exported_at,
         "file": report.path.name,
         "format": report.format,
         "sha256": report.sha256,
@@ -767,6 +979,12 @@ def _manifest(report: ExportReport, definitions: list[Any]) -> dict[str, Any]:
         "suppressed_no_consent": report.suppressed_no_consent,
         "suppressed_contact_opt_out": report.suppressed_contact_opt_out,
         "merged_duplicates": report.merged_duplicates,
+        "suppressed_list": report.suppressed_list,
+        "suppressed_complaint": report.suppressed_complaint,
+        "skipped": report.skipped,
+        "control": report.control,
+        "holdout_fraction": report.holdout_fraction,
+        "contact_policy": policy.to_dict() if policy is not None else None,
         "campaign": report.campaign,
         "columns": report.columns,
         "run_id": report.run_id,

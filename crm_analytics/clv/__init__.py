@@ -7,6 +7,9 @@
   ``clv``, ``evaluate``, ``summary``, ``save`` / ``load``, ``plot_*``.
 * :func:`revenue_potential` -- CLV, growth and peer headroom combined into a
   numeric potential and an A/B/C/D code.
+* :func:`forecast` -- revenue by segment and month with prediction intervals
+  (existing and new customers); :func:`forecast_backtest` -- the same at a past
+  cutoff against what happened and against time-series baselines.
 * :mod:`crm_analytics.clv.plotting` -- the figures.
 
 The BTYD likelihoods and equations are those of lifetimes (archived), used
@@ -32,6 +35,7 @@ Examples
 from __future__ import annotations
 
 from crm_analytics.clv import plotting
+from crm_analytics.clv.backtest import BacktestResult, forecast_backtest
 from crm_analytics.clv.evaluation import EvaluationResult, evaluate_clv_model, naive_baseline
 from crm_analytics.clv.model import MODEL_FILE_FORMAT, MODEL_FILE_VERSION, CLVModel
 from crm_analytics.clv.plotting import (
@@ -48,6 +52,7 @@ from crm_analytics.clv.potential import (
     revenue_potential,
     size_band,
 )
+from crm_analytics.clv.revenue_forecast import forecast, plot_forecast_fan, weekly_repeat_purchases
 from crm_analytics.clv.summary import DAYS_PER_UNIT, HOLDOUT_COLUMNS, SUMMARY_COLUMNS, rfm_summary
 from crm_analytics.core.summary import Summary
 
@@ -61,17 +66,22 @@ __all__ = [
     "MODEL_FILE_VERSION",
     "POTENTIAL_CODES",
     "SUMMARY_COLUMNS",
+    "BacktestResult",
     "CLVModel",
     "EvaluationResult",
     "Summary",
     "evaluate_clv_model",
+    "forecast",
+    "forecast_backtest",
     "naive_baseline",
     "plot_calibration_vs_holdout",
     "plot_cumulative_transactions",
     "plot_expected_purchases_matrix",
+    "plot_forecast_fan",
     "plot_probability_alive_matrix",
     "plotting",
     "revenue_potential",
     "rfm_summary",
     "size_band",
+    "weekly_repeat_purchases",
 ]

@@ -252,7 +252,9 @@ def card_html(view: CustomerView, *, style: bool = True) -> str:
         f'<h3>Tickets</h3><div class="crm-note">{_e(_ticket_line(view))}</div>{tickets}',
         f"<h3>Satisfaction</h3>{sat}",
         '<h3>Contact history</h3><p class="crm-note crm-contact-history">'
-        f"{_e(view.contact_history_note)}</p>",
+        f"{_e(view.contact_history_note)}</p>" + (_table(view.contact_history.head(10), [
+            ("sent_at", "exported"), ("channel", "channel"), ("campaign", "campaign"),
+            ("segment", "segment"), ("status", "status")]) if len(view.contact_history) else ""),
         f'<h3>Notes</h3><ul class="crm-note">{notes}</ul>' if notes else "",
         "</div>",
     ]
@@ -304,6 +306,9 @@ def card_text(view: CustomerView) -> str:
                                         "reopened"], "no tickets")
     lines += ["", "Satisfaction"] + [f"  {s}" for s in _satisfaction_lines(view)]
     lines += ["", f"Contact history: {view.contact_history_note}"]
+    if len(view.contact_history):
+        lines += _text_table(view.contact_history.head(10),
+                             ["sent_at", "channel", "campaign", "segment", "status"], "")
     if view.notes:
         lines += ["", "Notes"] + [f"  - {n}" for n in view.notes]
     return _printable("\n".join(lines))

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm_analytics.campaigns.history import CUSTOMER_CONTACT_COLUMNS, customer_contacts
 from crm_analytics.core.timeutils import cutoff, to_date
 from crm_analytics.customers.actions import ActionFacts, NextBestAction, next_best_action
 from crm_analytics.customers.render import card_html, card_text
@@ -52,8 +53,8 @@ PARTS: tuple[str, ...] = ("profile", "value", "churn", "segments", "transactions
                           "satisfaction", "contact_history", "next_best_action")
 #: An open ticket whose SLA deadline is at most this many hours away is ``due_soon``.
 DUE_SOON_HOURS = 4.0
-#: Columns of the contact history (what was sent when); nothing records it yet.
-CONTACT_HISTORY_COLUMNS: tuple[str, ...] = ("sent_at", "channel", "campaign", "segment", "status")
+#: Columns of the contact history (what was sent when), from the exports' ``contact_history``.
+CONTACT_HISTORY_COLUMNS: tuple[str, ...] = CUSTOMER_CONTACT_COLUMNS
 CONTACT_HISTORY_NOTE = "not recorded yet"
 #: A change of at least this share of the answer scale counts as a trend.
 TREND_SHARE = 0.1
@@ -78,7 +79,9 @@ class CustomerView:
     Parts are plain dicts and DataFrames: ``profile``, ``value`` (with
     ``revenue_by_year``), ``churn``, ``segments``, ``transactions``, ``tickets``
     (with ``ticket_summary``), ``satisfaction`` (with ``survey_answers``),
-    ``contact_history`` (empty: not recorded yet) and ``next_best_action``.
+    ``contact_history`` (the exports that reached or held out the customer, newest
+    first, from the store's ``contact_history``; empty and ``not recorded yet``
+    before any export was recorded) and ``next_best_action``.
     ``str(view)`` is a text card, ``_repr_html_`` an HTML card for Jupyter and
     :meth:`to_dict` plain data for JSON.
     """
@@ -102,6 +105,7 @@ class CustomerView:
     contact_history: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(CONTACT_HISTORY_COLUMNS)))
     contact_history_note: str = CONTACT_HISTORY_NOTE
+    contact_history_recorded: bool = False
     notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
@@ -143,7 +147,8 @@ class CustomerView:
             "transactions": _records(self.transactions),
             "tickets": {"summary": _plain(self.ticket_summary), "items": _records(self.tickets)},
             "satisfaction": {**_plain(self.satisfaction), "answers": _records(self.survey_answers)},
-            "contact_history": {"recorded": False, "note": self.contact_history_note,
+            "contact_history": {"recorded": self.contact_history_recorded,
+                                "note": self.contact_history_note,
                                 "items": _records(self.contact_history)},
             "next_best_action": self.next_best_action.to_dict(),
             "notes": list(self.notes),
@@ -484,8 +489,9 @@ def customer_view(store: Store | str | os.PathLike, customer_id: str, as_of: Any
         first, ``is_refund`` marks refunds); ``tickets`` (open first, SLA status
         ``met`` / ``breached`` / ``due_soon`` / ``pending`` / ``no_sla``) and
         ``ticket_summary``; ``satisfaction`` (latest NPS and CSAT, the answer
-        before, the trend) and ``survey_answers``; ``contact_history`` (empty:
-        not recorded yet); ``next_best_action`` (see
+        before, the trend) and ``survey_answers``; ``contact_history`` (recorded
+        exports, newest first; empty and "not recorded yet" before any export);
+        ``next_best_action`` (see
         :mod:`crm_analytics.customers.actions`); ``notes``.
 
     Raises
@@ -549,6 +555,7 @@ def customer_view(store: Store | str | os.PathLike, customer_id: str, as_of: Any
         answers = s.sql(load_query("customers/sql/customer_answers.sql"),
                         {**key, "nps_item": context.nps_item, "csat_item": context.csat_item,
                          "limit": limits["max_answers"]})
+        contacts, contacts_recorded, contacts_note = customer_contacts(s, cid, end)
     scores = row.to_dict() if _value(row, "scored_run_id") is not None else {}
     custom = context.custom_segments(cid) if scores else []
     segment_notes = list(context.segment_notes) if scores else []
@@ -588,5 +595,7 @@ def customer_view(store: Store | str | os.PathLike, customer_id: str, as_of: Any
         transactions=transactions, tickets=tickets.head(limits["max_tickets"]).reset_index(drop=True),
         ticket_summary=summary, satisfaction=satisfaction, survey_answers=answers,
         next_best_action=next_best_action(facts),
+        contact_history=contacts, contact_history_note=contacts_note,
+        contact_history_recorded=contacts_recorded,
         notes=[*_score_notes(run, scores, day), *segment_notes],
     )

@@ -30,6 +30,8 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from crm_analytics.campaigns.results import campaign_overview, overview_html, plot_overview
+from crm_analytics.dashboards.forecast_page import forecast_cards
 from crm_analytics.errors import InputError
 from crm_analytics.store import Store
 from crm_analytics.store.results import latest_run_id, latest_scores, reading, run_results
@@ -43,6 +45,12 @@ PAGES: list[tuple[str, str]] = [
     ("value.html", "Value"),
     ("churn.html", "Churn"),
     ("satisfaction.html", "Satisfaction & service"),
+    ("campaigns.html", "Campaigns"),
+]
+#: Pages shown only when the run has their result table: (file, title, table).
+OPTIONAL_PAGES: list[tuple[str, str, str]] = [
+    ("subscriptions.html", "Subscriptions", "subscription_cohorts"),
+    ("forecast.html", "Forecast", "forecast"),
 ]
 PLOTLY_FILE = "plotly.min.js"
 #: Currency shown when neither the run's config nor ``write_dashboards(currency=...)`` names
@@ -276,6 +284,23 @@ RESULT_COLUMNS: dict[str, tuple[str, str]] = {
     "model": ("Model", "text"),
     "construct": ("Construct", "text"),
     "month": ("Month", "date"),
+    # subscriptions (crm_analytics.subscriptions.subscription_report)
+    "segment": ("Segment", "text"),
+    "subscriptions": ("Subscriptions", "int"),
+    "cancelled": ("Cancelled", "int"),
+    "median": ("Median lifetime (periods)", "num1"),
+    "median_ci_lower": ("Median, 95% interval lower", "num1"),
+    "median_ci_upper": ("Median, 95% interval upper", "num1"),
+    "alpha": ("sBG alpha", "num3"),
+    "beta": ("sBG beta", "num3"),
+    "mean_churn": ("Churn in period 1 (sBG)", "pct"),
+    "mean_churn_ci_lower": ("Churn, 95% interval lower", "pct"),
+    "mean_churn_ci_upper": ("Churn, 95% interval upper", "pct"),
+    "expected_discounted_lifetime": ("Discounted expected lifetime (periods)", "num2"),
+    "active_subscriptions": ("Active subscriptions", "int"),
+    "mean_p_renew_next": ("Next renewal, mean probability", "pct"),
+    "mean_remaining_periods": ("Expected further periods (3 years ahead), mean", "num1"),
+    "residual_value": ("Residual value (DERL x amount)", "money0"),
 }
 #: Formats of the numeric score columns (labels come from the registry).
 SCORE_KINDS: dict[str, str] = {
@@ -452,9 +477,11 @@ def card(title: str, body: str, *, wide: bool = False) -> str:
     return f'<div class="{cls}"><h2>{_esc(title)}</h2>{body}</div>'
 
 
-def page(title: str, current: str, run: dict[str, Any], body: str, units: Units | None = None) -> str:
+def page(title: str, current: str, run: dict[str, Any], body: str, units: Units | None = None,
+         nav: list[tuple[str, str]] | None = None) -> str:
     links = "".join(
-        f'<a href="{f}" class="{"current" if f == current else ""}">{_esc(t)}</a>' for f, t in PAGES
+        f'<a href="{f}" class="{"current" if f == current else ""}">{_esc(t)}</a>'
+        for f, t in (nav or PAGES)
     )
     as_of = pd.Timestamp(run.get("as_of")).date() if run.get("as_of") is not None else "?"
     finished = run.get("finished_at")
@@ -882,14 +909,87 @@ def _satisfaction(results: dict[str, pd.DataFrame], units: Units | None = None) 
     return f'<div class="grid">{"".join(parts)}</div>'
 
 
+def _campaigns(campaigns: pd.DataFrame | None) -> str:
+    """The Campaigns page: content from :mod:`crm_analytics.campaigns.results`."""
+    frame = campaigns if campaigns is not None else pd.DataFrame()
+    return ('<div class="grid">'
+            + card("Response lift by campaign", figure_html(plot_overview(frame), "campaign-lift"),
+                   wide=True)
+            + card("Campaigns", overview_html(frame), wide=True) + "</div>")
+
+
+def fig_subscription_cohorts(results: dict[str, pd.DataFrame]) -> go.Figure | None:
+    table = results.get("subscription_cohorts")
+    if table is None or table.empty:
+        return None
+    from crm_analytics.subscriptions import plot_cohort_heatmap
+
+    return plot_cohort_heatmap(table, period_label="Periods since start (months)")
+
+
+def fig_subscription_survival(results: dict[str, pd.DataFrame]) -> go.Figure | None:
+    table = results.get("subscription_survival")
+    if table is None or table.empty:
+        return None
+    from crm_analytics.subscriptions import KaplanMeier, plot_survival
+
+    km = KaplanMeier(table, pd.DataFrame(), by="plan", alpha=0.05)
+    fig = plot_survival(km, period_label="Periods since start (months)")
+    _add_note(fig, "Kaplan-Meier estimate by plan; shaded: 95% pointwise bands.")
+    return fig
+
+
+def fig_subscription_revenue(results: dict[str, pd.DataFrame]) -> go.Figure | None:
+    table = results.get("subscription_revenue_retention")
+    if table is None or table.empty:
+        return None
+    from crm_analytics.subscriptions import plot_revenue_retention
+
+    return plot_revenue_retention(table, period_label="Periods since start (months)")
+
+
+def _subscriptions(results: dict[str, pd.DataFrame], units: Units | None = None) -> str:
+    units = units or Units()
+    parts = [
+        card("Retention by cohort (share of each start month still subscribed)",
+             figure_html(fig_subscription_cohorts(results), "subscription-cohorts", height=520), wide=True),
+        card("Subscriptions still active, by plan",
+             figure_html(fig_subscription_survival(results), "subscription-survival")),
+        card("Recurring revenue retention (net and gross)",
+             figure_html(fig_subscription_revenue(results), "subscription-revenue")),
+    ]
+    for key, title in (("subscription_medians", "Median lifetime by plan"),
+                       ("subscription_sbg", "Shifted-beta-geometric model by plan"),
+                       ("subscription_value", "Value of the active subscribers")):
+        if key in results:
+            parts.append(card(title, table_html(results[key], units=units), wide=True))
+    return f'<div class="grid">{"".join(parts)}</div>'
+
+
+def _forecast(results: dict[str, pd.DataFrame], units: Units) -> str:
+    """The forecast page: its cards (:mod:`.forecast_page`) laid out like the other pages."""
+    parts = []
+    for title, content, div_id, wide in forecast_cards(results, units.axis("Revenue")):
+        if isinstance(content, go.Figure):
+            body = figure_html(content, div_id)
+        elif isinstance(content, pd.DataFrame):
+            body = table_html(content, units=units)
+        else:
+            body = f'<div class="note">{_esc(content)}</div>'
+        parts.append(card(title, body, wide=wide))
+    return f'<div class="grid">{"".join(parts)}</div>'
+
+
 def build_pages(
     scores: pd.DataFrame, results: dict[str, pd.DataFrame], run: dict[str, Any],
     previous_overview: pd.DataFrame | None = None, *, currency: str | None = None,
+    campaigns: pd.DataFrame | None = None,
 ) -> dict[str, str]:
     """HTML of every page, by file name.
 
     Money is shown in ``currency``, else the currency stored with the run (its
-    ``config``), else :data:`DEFAULT_CURRENCY`.
+    ``config``), else :data:`DEFAULT_CURRENCY`. ``campaigns``: the campaigns
+    page's rows (:func:`crm_analytics.campaigns.campaign_overview`).
     """
     units = Units.of_run(run, currency)
     bodies = {
@@ -898,8 +998,17 @@ def build_pages(
         "value.html": _value(scores, units),
         "churn.html": _churn(scores, results, units),
         "satisfaction.html": _satisfaction(results, units),
+        "campaigns.html": _campaigns(campaigns),
     }
-    return {f: page(t, f, run, bodies[f], units) for f, t in PAGES}
+    nav = list(PAGES)
+    for name, title, table in OPTIONAL_PAGES:  # shown only when the run has their tables
+        if table in results and name == "subscriptions.html":
+            bodies[name] = _subscriptions(results, units)
+            nav.append((name, title))
+        if table in results and name == "forecast.html":
+            bodies[name] = _forecast(results, units)
+            nav.append((name, title))
+    return {f: page(t, f, run, bodies[f], units, nav) for f, t in nav}
 
 
 def _previous_run(store: Store, run: dict[str, Any]) -> str | None:
@@ -929,8 +1038,8 @@ def write_dashboards(store: Store | str | os.PathLike, out_dir: str | os.PathLik
     >>> _ = run_batch(store, config={"steps": ["inputs", "attributes"]})
     >>> index = write_dashboards(store, tempfile.mkdtemp())
     >>> sorted(p.name for p in index.parent.iterdir())  # doctest: +NORMALIZE_WHITESPACE
-    ['churn.html', 'index.html', 'plotly.min.js', 'satisfaction.html', 'segments.html',
-     'value.html']
+    ['campaigns.html', 'churn.html', 'index.html', 'plotly.min.js', 'satisfaction.html',
+     'segments.html', 'value.html']
     """
     if currency is not None and not (isinstance(currency, str) and 1 <= len(currency.strip()) <= 8):
         raise InputError(f"currency must be a currency code such as 'EUR' or 'USD'; got {currency!r}")
@@ -944,7 +1053,8 @@ def write_dashboards(store: Store | str | os.PathLike, out_dir: str | os.PathLik
         scores = latest_scores(s, run_id=rid)
         prev_id = _previous_run(s, run)
         previous = run_results(s, prev_id).get("overview") if prev_id else None
-    pages = build_pages(scores, results, run, previous, currency=currency)
+        campaigns = campaign_overview(s, as_of=run.get("as_of"))
+    pages = build_pages(scores, results, run, previous, currency=currency, campaigns=campaigns)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {PLOTLY_FILE: get_plotlyjs(), **pages}
@@ -954,5 +1064,8 @@ def write_dashboards(store: Store | str | os.PathLike, out_dir: str | os.PathLik
             fh.write(text)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; pages are meant to be served and shared
         os.replace(tmp, out / name)
+    for name, _title, _table in OPTIONAL_PAGES:  # left by an earlier run that had the page
+        if name not in pages:
+            (out / name).unlink(missing_ok=True)
     log.info("dashboards of run %s written to %s", rid, out)
     return (out / "index.html").resolve()

@@ -28,7 +28,8 @@ from crm_analytics.store.attributes import DEFAULT_THRESHOLDS, SizeThresholds
 ENV_PREFIX = "CRM_ANALYTICS_"
 
 #: The steps of a run, in the order they run (the functions: :data:`crm_analytics.scoring.steps.STEPS`).
-STEP_NAMES = ("inputs", "attributes", "clv", "churn", "satisfaction", "segments")
+STEP_NAMES = ("inputs", "attributes", "clv", "churn", "satisfaction", "segments", "forecast",
+              "subscriptions")
 #: Steps every run includes, whatever ``steps`` says: the others build on them.
 BASE_STEPS = ("inputs", "attributes")
 
@@ -112,8 +113,18 @@ class RunConfig:
         run (0: the free cores, see :func:`crm_analytics.core.threads.default_threads`).
     steps : list of str
         The steps to run, from ``inputs, attributes, clv, churn, satisfaction,
-        segments`` (default: all); ``inputs`` and ``attributes`` always run. An
+        segments, forecast, subscriptions`` (default: all); ``inputs`` and ``attributes`` always run. An
         unknown name is an error.
+    forecast_horizon_months : int
+        Months of the revenue forecast (:func:`crm_analytics.clv.forecast`) the
+        run writes to its results, 1 to 60.
+    forecast_by : str
+        Segments of the forecast: a customer attribute (``size_band``), a score
+        column of the run (``value_tier``), ``segment:<name>`` for a custom segment
+        against the rest, or empty for the total only.
+    forecast_backtest : bool
+        Also back-test the forecast: made ``forecast_horizon_months`` before
+        as_of and compared with what followed, next to the time-series baselines.
     seed : int
         Seed for every random choice (deterministic runs).
     """
@@ -145,6 +156,9 @@ class RunConfig:
     threads: int = 0
     steps: list[str] = field(default_factory=lambda: list(STEP_NAMES))
     seed: int = 0
+    forecast_horizon_months: int = 12
+    forecast_by: str = "size_band"
+    forecast_backtest: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -171,6 +185,7 @@ INT_RANGES: dict[str, tuple[int, int, str]] = {
     "keep_runs": (1, 10_000, "a whole number of runs"),
     "threads": (0, 256, "a whole number of threads (0: the free cores)"),
     "seed": (0, 2**32 - 1, "a whole number"),
+    "forecast_horizon_months": (1, 60, "a whole number of months"),
 }
 #: Float options: (low, high, high is included, description); all must be finite.
 FLOAT_RANGES: dict[str, tuple[float, float, bool, str]] = {
@@ -296,6 +311,8 @@ def load_config(
             raise InputError(f"{p}: [crm_analytics] must be a table of options, e.g. "
                              "[crm_analytics] then clv_horizon_days = 365")
         for key, value in data.items():
+            if key == "contact_policy":  # the exports' table (crm_analytics.campaigns.policy)
+                continue
             if key not in fields:
                 raise InputError(
                     f"{p}: unknown option {key!r}; options are: {', '.join(sorted(fields))}"
@@ -315,7 +332,8 @@ def load_config(
              "needs_segments": "str", "purchase_model": "str", "steps": "list", "retrain": "bool",
              "nps_item": "str", "csat_item": "str",
              "large_employees": "float", "large_revenue": "float", "busy_timeout": "float",
-             "churn_active_days": "active_days", "churn_fallback_margin": "float"}
+             "churn_active_days": "active_days", "churn_fallback_margin": "float",
+             "forecast_by": "str", "forecast_backtest": "bool"}
     out = {}
     for key, value in values.items():
         default = getattr(RunConfig(), key)
@@ -344,6 +362,19 @@ def _check_folder(name: str, value: str) -> None:
                 where = "is a file" if part == path else f"is under {part}, which is a file"
                 raise InputError(f"config option {name} must be a folder; {value!r} {where}")
             return
+
+
+def _check_forecast_by(value: Any) -> None:
+    """``forecast_by``: empty, a segment column of the forecast, or ``segment:<name>``."""
+    from crm_analytics.clv.revenue_forecast import segment_columns
+
+    if not isinstance(value, str):
+        raise _bad("forecast_by", value, "text")
+    if value == "" or value.startswith("segment:") and value[len("segment:"):].strip():
+        return
+    if value not in segment_columns():
+        raise _bad("forecast_by", value, f"empty, 'segment:<custom segment>' or one of "
+                                         f"{', '.join(segment_columns())}")
 
 
 def validate_config(c: RunConfig) -> None:
@@ -408,6 +439,7 @@ def validate_config(c: RunConfig) -> None:
             raise _bad(name, value, "the name of a survey item, such as 'nps'")
     if not isinstance(c.currency, str) or not 1 <= len(c.currency.strip()) <= 8:
         raise _bad("currency", c.currency, "a currency code such as 'EUR' or 'USD'")
+    _check_forecast_by(c.forecast_by)
     _check_folder("model_dir", c.model_dir)
     _check_folder("dashboard_dir", c.dashboard_dir)
     unknown = [s for s in c.steps if s not in STEP_NAMES]
@@ -444,4 +476,7 @@ currency = "EUR"              # ISO 4217 code of the amounts, shown on the dashb
 busy_timeout = 300
 memory_limit = ""             # e.g. "2GB"; empty: a quarter of RAM, 1-8 GB
 threads = 0                   # 0: the free cores; one count for DuckDB, OpenMP and BLAS
+forecast_horizon_months = 12  # months of the revenue forecast in the run's results
+forecast_by = "size_band"     # segments: an attribute, a score column, "segment:<name>" or ""
+forecast_backtest = true      # also back-test it against seasonal naive / ETS baselines
 """

@@ -26,7 +26,9 @@ from crm_analytics.core.timeutils import as_of_params
 from crm_analytics.errors import DataQualityWarning, InputError, RunError
 from crm_analytics.scoring.config import BASE_STEPS
 from crm_analytics.scoring.context import RunContext
+from crm_analytics.scoring.forecast_step import step_forecast
 from crm_analytics.scoring.models import churn_model_for_run
+from crm_analytics.scoring.subscriptions_step import step_subscriptions
 from crm_analytics.store import customer_attributes, load_query
 
 log = logging.getLogger(__name__)
@@ -233,6 +235,8 @@ STEPS: dict[str, Callable[[RunContext], None]] = {
     "churn": step_churn,
     "satisfaction": step_satisfaction,
     "segments": step_segments,
+    "forecast": step_forecast,
+    "subscriptions": step_subscriptions,
 }
 
 

@@ -22,11 +22,14 @@ _EVENT_COLUMNS = (
     ("tickets", "first_response_at"),
     ("tickets", "resolved_at"),
     ("survey_responses", "responded_at"),
+    ("subscriptions", "started_at"),
+    ("subscriptions", "ended_at"),
 )
 
 
 def default_as_of(store: Any) -> dt.date:
-    """The latest day with a transaction, ticket event or survey answer, never later than today.
+    """The latest day with a transaction, ticket event, survey answer or subscription start
+    or end, never later than today.
 
     With no events at all it is the latest ``created_at`` of a customer, and
     with no dated rows at all, today.

@@ -754,7 +754,7 @@ class Loader:
                     "negative_value", f"{name} < 0",
                     f"{prefix} || CAST({name} AS VARCHAR) || ' is negative'",
                 ))
-            if c.kind == "timestamp":
+            if c.kind == "timestamp" and not c.future_ok:
                 out.append((
                     "future_date", f"{name} > $now",
                     f"{prefix} || CAST({name} AS VARCHAR) || ' is in the future'",
@@ -768,7 +768,16 @@ class Loader:
         pairs = {
             "resolved_before_opened": ("resolved_at", "opened_at", "before"),
             "responded_before_opened": ("first_response_at", "opened_at", "before"),
+            "until_before_from": ("valid_until", "valid_from", "before"),
+            "ended_before_started": ("ended_at", "started_at", "before"),
         }
+        if "missing_contact" in t.checks:  # a suppression must name whom it suppresses
+            present = [c for c in ("customer_id", "email", "phone") if c in self.cols]
+            out.append((
+                "missing_contact",
+                " AND ".join(f"{q(c + '__c')} IS NULL" for c in present) or "TRUE",
+                lit("no customer_id, email or phone: a suppression must name at least one"),
+            ))
         for code, (late, early, word) in pairs.items():
             if code in t.checks:
                 out.append((

@@ -65,7 +65,10 @@ REASON_CODES: dict[str, str] = {
     "score_out_of_scale": "a survey score lies outside [scale_min, scale_max]",
     "resolved_before_opened": "a ticket is resolved before it was opened",
     "responded_before_opened": "a ticket's first response is before it was opened",
+    "ended_before_started": "a subscription ends before it started",
     "duplicate_conflict": "the key already exists (or repeats in the batch) with other values",
+    "missing_contact": "a suppression names no customer_id, e-mail or phone",
+    "until_before_from": "a suppression ends (valid_until) before it starts (valid_from)",
 }
 
 
@@ -85,6 +88,8 @@ class Column:
     nonnegative: bool = False
     allowed: dict[str, str] | None = None  # normalised input -> stored value
     description: str = ""
+    #: A date that may lie in the future (the end of a suppression); others may not.
+    future_ok: bool = False
 
     @property
     def sql_type(self) -> str:
@@ -237,9 +242,68 @@ SURVEY_RESPONSES = Table(
     ),
 )
 
-TABLES: dict[str, Table] = {
-    t.name: t for t in (CUSTOMERS, TRANSACTIONS, TICKETS, SURVEY_RESPONSES)
+#: Reasons a contact is suppressed (see crm_analytics.campaigns.suppression).
+SUPPRESSION_REASONS = {
+    "opt-out": "opt-out", "optout": "opt-out", "opt out": "opt-out", "unsubscribed": "opt-out",
+    "bounced": "bounced", "bounce": "bounced",
+    "legal": "legal",
+    "do-not-call": "do-not-call", "do not call": "do-not-call", "dnc": "do-not-call",
 }
+
+SUPPRESSIONS = Table(
+    name="suppressions",
+    key="suppression_id",
+    description="Contacts that must not be messaged: a customer_id, an e-mail or a phone, "
+                "with a reason and dates (see crm_analytics.campaigns).",
+    date_column="valid_from",
+    checks=("missing_contact", "until_before_from"),
+    columns=(
+        Column("suppression_id", "id", required=True),
+        Column("customer_id", "id"),
+        Column("email", "email"),
+        Column("phone", "phone"),
+        Column("suppression_reason", "category", required=True, allowed=SUPPRESSION_REASONS),
+        Column("valid_from", "timestamp", future_ok=True),
+        Column("valid_until", "timestamp", future_ok=True),
+    ),
+)
+
+#: Billing periods a subscription source may name (after trimming and lower-casing).
+BILLING_PERIODS = {
+    "week": "week", "weekly": "week",
+    "month": "month", "monthly": "month",
+    "quarter": "quarter", "quarterly": "quarter",
+    "year": "year", "yearly": "year", "annual": "year", "annually": "year",
+}
+
+SUBSCRIPTIONS = Table(
+    name="subscriptions",
+    key="subscription_id",
+    description="One row per subscription (contract); ended_at NULL means still active "
+                "(see crm_analytics.subscriptions).",
+    date_column="started_at",
+    checks=("ended_before_started",),
+    columns=(
+        Column("subscription_id", "id", required=True),
+        Column("customer_id", "id", required=True),
+        Column("plan", "text"),
+        Column("started_at", "timestamp", required=True),
+        Column("ended_at", "timestamp"),
+        Column("billing_period", "category", required=True, allowed=BILLING_PERIODS,
+               description="week, month, quarter or year"),
+        Column("recurring_amount", "money", nonnegative=True,
+               description="amount billed per billing period"),
+    ),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (CUSTOMERS, TRANSACTIONS, TICKETS, SURVEY_RESPONSES, SUPPRESSIONS, SUBSCRIPTIONS)
+}
+#: The canonical tables of stores written before the store marker existed: a database
+#: with these and a schema_version row is recognised as such a store. Tables added to
+#: the contract later are created (empty) the first time the store is opened for
+#: writing, so they must not be part of the recognition.
+LEGACY_TABLES = ("customers", "transactions", "tickets", "survey_responses")
 
 # What makes a DuckDB file a crm_analytics store: two rows of store_meta. The
 # marker tells the store apart from any other DuckDB database (which the store
@@ -249,7 +313,10 @@ TABLES: dict[str, Table] = {
 # the schema_version row and the canonical tables: they are recognised and marked.
 #
 # Version 2 added customer_key (see the module docstring); a version-1 store is
-# migrated by MIGRATIONS[1].
+# migrated by MIGRATIONS[1]. A table added to the contract later (subscriptions) is
+# created empty by the CREATE TABLE IF NOT EXISTS pass of every writable opening, with
+# no change of layout for the existing tables, so it needs no new version; code reading
+# it copes with its absence in a store opened read-only.
 SCHEMA_VERSION = 2
 STORE_MARKER_KEY = "application"
 STORE_MARKER_VALUE = "crm_analytics"
@@ -346,6 +413,19 @@ SYSTEM_DDL: tuple[str, ...] = (
     """,
     "CREATE TABLE IF NOT EXISTS run_results (run_id VARCHAR, name VARCHAR, payload VARCHAR)",
     customer_scores_ddl(),
+    # Marketing exports and who they reached (crm_analytics.campaigns.history: the
+    # commit protocol). status: pending -> committed, or rolled_back by the repair.
+    """
+    CREATE TABLE IF NOT EXISTS contact_exports (
+        export_id VARCHAR, campaign VARCHAR, channel VARCHAR, path VARCHAR, sha256 VARCHAR,
+        rows BIGINT, controls BIGINT, status VARCHAR, started_at TIMESTAMP,
+        exported_at TIMESTAMP, committed_at TIMESTAMP, manifest VARCHAR)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS contact_history (
+        export_id VARCHAR, campaign VARCHAR, channel VARCHAR, customer_id VARCHAR,
+        contact_hash VARCHAR, segment VARCHAR, is_control BOOLEAN, exported_at TIMESTAMP)
+    """,
 )
 #: The tables a scoring run writes (a subset of SYSTEM_DDL, in the same order).
 RESULT_TABLES = ("runs", "run_results", "customer_scores")

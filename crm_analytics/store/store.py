@@ -35,6 +35,7 @@ from crm_analytics.errors import CRMError, InputError, StoreBusyError
 from crm_analytics.store.cleansing import country_regions, country_rows, q
 from crm_analytics.store.loading import Loader, LoadReport
 from crm_analytics.store.schema import (
+    LEGACY_TABLES,
     MIGRATIONS,
     SCHEMA_VERSION,
     SCHEMA_VERSION_KEY,
@@ -203,7 +204,7 @@ def _inspect(con: duckdb.DuckDBPyConnection) -> tuple[str, int | None]:
     raw = meta.get(SCHEMA_VERSION_KEY)
     marked = meta.get(STORE_MARKER_KEY) == STORE_MARKER_VALUE
     # Stores written before the marker existed: a schema version and the canonical tables.
-    if not marked and (raw is None or not set(TABLES) <= main):
+    if not marked and (raw is None or not set(LEGACY_TABLES) <= main):
         return "foreign", None
     if raw is None or not str(raw).strip().isdigit():
         raise InputError(

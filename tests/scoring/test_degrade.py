@@ -92,6 +92,8 @@ def test_a_store_with_only_customers(tmp_path):
         "satisfaction.service": f"no tickets up to {day}",
         "segments.needs": f"only 0 customers with purchases up to {day}; needs segments need at "
                           "least 50",
+        "subscriptions": f"no subscriptions up to {day}",
+        "forecast": f"no CLV model in this run (no transactions up to {day})",
     }
     scores = crm.latest_scores(store)
     assert len(scores) == result.customers
@@ -114,6 +116,7 @@ def test_customers_and_transactions_only_scored_one_day_past_the_last_transactio
         "satisfaction.csat": f"no survey data up to {as_of}",
         "satisfaction.index": f"no survey data up to {as_of}",
         "satisfaction.service": f"no tickets up to {as_of}",
+        "subscriptions": f"no subscriptions up to {as_of}",
     }
     info = result.metrics["churn_model"]
     assert info["retrained"] is True

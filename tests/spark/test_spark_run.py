@@ -91,3 +91,17 @@ def test_bad_inputs_are_input_errors(spark, tables, tmp_path):
     with pytest.raises(InputError, match="plain name"):
         run.score_run(spark, tables, tmp_path / "out", as_of=AS_OF, run_id="../escape")
     assert run.latest_run(tmp_path / "out") is None
+
+
+def test_cli_score_on_spark(spark, tables, tmp_path, capsys):
+    from crm_analytics.cli import main
+    from crm_analytics.spark import run
+
+    code = main(["score", "--engine", "spark", "--input", str(tables), "--output", str(tmp_path),
+                 "--as-of", AS_OF.isoformat()])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    latest = run.latest_run(tmp_path)
+    assert f"Spark run {latest.run_id} as of {AS_OF.isoformat()}: succeeded" in out
+    assert main(["score", "--engine", "spark", "--input", str(tables)]) == 2
+    assert "needs --input DIR (Parquet tables) and --output DIR" in capsys.readouterr().err
