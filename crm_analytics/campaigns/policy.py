@@ -43,7 +43,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics.campaigns.history import recent_contacts
+from crm_analytics.core.tomlfile import read_toml
 from crm_analytics.errors import InputError
 
 __all__ = ["CHANNELS", "CampaignRules", "ContactPolicy", "FrequencyCap", "holdout_draw",
@@ -263,14 +263,7 @@ def load_contact_policy(path: str | os.PathLike | None = None, *,
         if path is None:
             return ContactPolicy()
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: config file not found; give a TOML file such as crm.toml")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise InputError(f"{p}: config file cannot be read ({exc.strerror})") from None
+    data = read_toml(p)
     table = data.get("contact_policy")
     inner = data.get("crm_analytics")
     if table is None and isinstance(inner, Mapping):

@@ -17,11 +17,11 @@ import datetime as dt
 import math
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crm_analytics.core.tomlfile import read_toml
 from crm_analytics.errors import InputError
 from crm_analytics.store.attributes import DEFAULT_THRESHOLDS, SizeThresholds
 
@@ -294,18 +294,7 @@ def load_config(
     values: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
-        if not str(path).strip():
-            raise InputError("config file: the path is empty; give a TOML file such as crm.toml")
-        if not p.exists():
-            raise InputError(f"{p}: config file not found")
-        if p.is_dir():
-            raise InputError(f"{p}: is a folder; the config must be a TOML file such as crm.toml")
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{p}: not valid TOML ({exc})") from None
-        except OSError as exc:
-            raise InputError(f"{p}: config file cannot be read ({exc.strerror})") from None
+        data = read_toml(path)
         data = data.get("crm_analytics", data)
         if not isinstance(data, dict):
             raise InputError(f"{p}: [crm_analytics] must be a table of options, e.g. "
