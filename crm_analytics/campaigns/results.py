@@ -47,6 +47,8 @@ from crm_analytics.campaigns.history import has_table
 from crm_analytics.errors import InputError
 from crm_analytics.store.asof import resolve_as_of
 from crm_analytics.store.queries import load_query
+from crm_analytics.store.results import reading
+from crm_analytics.store.store import Store
 
 __all__ = ["METRICS", "CampaignResults", "campaign_overview", "campaign_results", "overview_html",
            "plot_overview"]
@@ -210,7 +212,8 @@ def campaign_results(store: Any, campaign: str, window_days: int = 30, *,
 
     Parameters
     ----------
-    store : Store
+    store : Store or path
+        A path is opened read-only for the call.
     campaign : str
         The campaign name given to the exports.
     window_days : int, default 30
@@ -234,6 +237,9 @@ def campaign_results(store: Any, campaign: str, window_days: int = 30, *,
     "no customer of campaign 'spring' in the contact history"
     """
     _check(campaign, window_days, confidence)
+    if not isinstance(store, Store):  # a path: read it (read-only) for this call
+        with reading(store) as opened:
+            return campaign_results(opened, campaign, window_days, as_of=as_of, confidence=confidence)
     day = resolve_as_of(store, as_of)
     alpha = 1 - float(confidence)
     empty = pd.DataFrame([{**{k: math.nan for k in _COLUMNS}, "n_treatment": 0, "n_control": 0,
@@ -299,6 +305,9 @@ def campaign_overview(store: Any, window_days: int = 30, *, as_of: Any = None,
     columns = ["campaign", "exports", "first_export", "last_export", "treatment", "control",
                "response_lift", "ci_low", "ci_high", "p_value", "revenue_per_customer_lift",
                "incremental_revenue", "note"]
+    if not isinstance(store, Store):  # a path: read it (read-only) for this call
+        with reading(store) as opened:
+            return campaign_overview(opened, window_days, as_of=as_of, confidence=confidence)
     if not has_table(store, "contact_history"):
         return pd.DataFrame(columns=columns)
     listed = store.sql(load_query("campaigns/sql/campaign_list.sql"))

@@ -297,6 +297,8 @@ class Store:
         busy_timeout: float = 120.0, memory_limit: str | None = None, threads: int | None = None,
         adopt: bool = False,
     ):
+        if path is not None and not isinstance(path, str | os.PathLike):
+            raise InputError(f"Store needs a file path (or ':memory:'); got {type(path).__name__} {path!r}")
         self.path = os.fspath(path) if path is not None else default_path()
         self.read_only = read_only
         _check_store_path(self.path)

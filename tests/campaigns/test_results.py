@@ -137,3 +137,13 @@ def test_a_campaign_without_control_group_says_so(tmp_path):
     res = campaign_results(store, "all_in", as_of="2025-12-31")
     assert res.skipped == "no control group: give the campaign a holdout_fraction"
     assert res.treatment == 3 and "not measured" in res.summary()
+
+
+def test_a_store_that_is_not_a_store_is_one_input_error():
+    from crm_analytics import campaign_results
+    from crm_analytics.errors import InputError
+
+    with pytest.raises(InputError, match="Store needs a file path .* got int 12"):
+        campaign_results(12, "spring")
+    with pytest.raises(InputError):
+        campaign_results("/nonexistent/folder/crm.duckdb", "spring")
