@@ -25,10 +25,11 @@ from typing import Any
 import pandas as pd
 
 from crm_analytics.errors import CRMError, InputError, RunError, StoreBusyError
+from crm_analytics.store.schema import TABLES
 
 log = logging.getLogger("crm_analytics.cli")
 
-TABLE_NAMES = ("customers", "transactions", "tickets", "survey_responses")
+TABLE_NAMES = tuple(TABLES)  # every table of the data contract: load, rejects --table
 
 
 class UsageError(InputError):
@@ -493,6 +494,9 @@ def _score_on_spark(args: argparse.Namespace) -> int:
         raise InputError("--engine spark needs pyspark: pip install 'crm_analytics[spark]' (and Java 17)")
     if not args.input or not args.output:
         raise InputError("--engine spark needs --input DIR (Parquet tables) and --output DIR (scores)")
+    if not (Path(args.input) / "customers.parquet").exists():  # before starting a JVM
+        raise InputError(f"--input {args.input}: no customers.parquet there; give a folder with "
+                         "<table>.parquet per table of the data contract")
     from crm_analytics.spark import engine, run
 
     spark = engine.spark_session(args.master)
