@@ -52,11 +52,13 @@ class RunContext:
             frame = frame.drop(columns=dupes)
         self.scores = self.scores.join(frame, how="left")
 
-    def skip(self, what: str, reason: str) -> None:
+    def skip(self, what: str, reason: str, *, expected: bool = False) -> None:
         """Record that a step (``"clv"``) or part of one (``"segments.needs"``) was skipped.
 
         For known data conditions only (too little history, no tickets, ...);
-        a bug must still fail the run.
+        a bug must still fail the run. ``expected``: the normal case for many
+        stores (e.g. no subscriptions in a non-contractual business), logged at
+        INFO instead of WARNING; it is recorded in ``skipped`` all the same.
         """
         self.skipped[what] = reason
-        log.warning("%s skipped: %s", what, reason)
+        log.log(logging.INFO if expected else logging.WARNING, "%s skipped: %s", what, reason)
