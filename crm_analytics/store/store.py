@@ -76,6 +76,8 @@ DATE_COLUMNS = {
     "transactions": "transaction_date",
     "tickets": "opened_at",
     "survey_responses": "responded_at",
+    "subscriptions": "started_at",
+    "suppressions": "valid_from",
 }
 
 _LOCK_MARKERS = ("lock", "Conflicting lock", "being used by another process")
@@ -798,6 +800,9 @@ class Store:
     def summary(self) -> pd.DataFrame:
         """Row counts, date ranges and quarantine counts per canonical table.
 
+        The date range is of each table's event date: created_at, transaction_date,
+        opened_at, responded_at, started_at (subscriptions), valid_from (suppressions).
+
         Examples
         --------
         >>> Store(":memory:").summary()[["table", "rows", "rejected"]]
@@ -806,12 +811,17 @@ class Store:
         1      transactions     0         0
         2           tickets     0         0
         3  survey_responses     0         0
+        4     subscriptions     0         0
+        5      suppressions     0         0
         """
         rows = []
         rej = self.sql(
             "SELECT table_name, kind, count(*) AS n FROM quarantine GROUP BY ALL"
         )
+        present = set(self.tables())
         for name in DATE_COLUMNS:
+            if name not in present:  # a read-only store older than the table (created on writing)
+                continue
             got = self.sql(
                 f"SELECT count(*) AS n, min({q(DATE_COLUMNS[name])}) AS first, "  # noqa: S608
                 f"max({q(DATE_COLUMNS[name])}) AS last FROM {q(name)}"
