@@ -63,7 +63,7 @@ def demo_store() -> Store:
     Examples
     --------
     >>> demo_store().summary()["rows"].tolist()
-    [3, 0, 5, 13]
+    [3, 0, 5, 13, 0, 0]
     """
     store = Store(":memory:")
     store.load("customers", CUSTOMERS)
