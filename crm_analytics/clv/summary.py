@@ -38,6 +38,7 @@ average calendar month, not a 30-day month.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,8 @@ from crm_analytics.errors import InputError
 from crm_analytics.store.customer_days import table_current
 from crm_analytics.store.queries import load_query
 
-__all__ = ["DAYS_PER_UNIT", "HOLDOUT_COLUMNS", "SUMMARY_COLUMNS", "check_summary", "rfm_summary"]
+__all__ = ["DAYS_PER_UNIT", "HOLDOUT_COLUMNS", "SUMMARY_COLUMNS", "check_summary", "rfm_summary",
+           "summary_params"]
 
 #: Length of each supported time unit in days. "M" is an average calendar month.
 DAYS_PER_UNIT: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0}
@@ -134,7 +136,6 @@ def rfm_summary(
     """
     time_unit = check_time_unit(time_unit)
     as_of_day = to_date(as_of, "as_of")
-    params = as_of_params(as_of_day)
     split = calibration_end is not None
     cal_day = to_date(calibration_end, "calibration_end") if split else as_of_day
     if split and not cal_day < as_of_day:
@@ -144,15 +145,7 @@ def rfm_summary(
         )
     # The customer-days the loader keeps, when current; else from the transactions.
     query = "clv/sql/rfm_summary_days.sql" if table_current(store) else "clv/sql/rfm_summary.sql"
-    frame = store.sql(
-        load_query(query),
-        {
-            "cutoff": params["cutoff"],
-            "as_of": as_of_day,
-            "calibration_end": cal_day,
-            "days_per_unit": DAYS_PER_UNIT[time_unit],
-        },
-    )
+    frame = store.sql(load_query(query), summary_params(as_of_day, cal_day, time_unit))
     frame = frame.set_index("customer_id")
     frame.index = frame.index.astype(str)
     frame.index.name = "customer_id"
@@ -166,6 +159,21 @@ def rfm_summary(
         }
     )
     return out
+
+
+def summary_params(as_of: dt.date, calibration_end: dt.date, time_unit: str) -> dict[str, Any]:
+    """The bound parameters of ``clv/sql/rfm_summary.sql`` (checked dates and unit in).
+
+    Used by :func:`rfm_summary` and by the Spark path, which runs the same query.
+
+    Examples
+    --------
+    >>> p = summary_params(dt.date(2024, 6, 30), dt.date(2024, 6, 30), "W")
+    >>> p["cutoff"], p["days_per_unit"]
+    (datetime.datetime(2024, 7, 1, 0, 0), 7.0)
+    """
+    return {"cutoff": as_of_params(as_of)["cutoff"], "as_of": as_of, "calibration_end": calibration_end,
+            "days_per_unit": DAYS_PER_UNIT[time_unit]}
 
 
 def check_summary(

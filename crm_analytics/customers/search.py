@@ -80,8 +80,8 @@ def _check(query: Any, limit: Any, by: Any) -> tuple[str, int]:
     return normalize_contact(query), limit
 
 
-def _by_id(store: Store, query: str, limit: int) -> pd.DataFrame:
-    if contact_lookup.table_current(store):  # upper-cased ids, sorted: a range, not a scan
+def _by_id(store: Store, query: str, limit: int, lookup: bool) -> pd.DataFrame:
+    if lookup:  # upper-cased ids, sorted: a range, not a scan
         # Upper-cased by DuckDB, as the stored keys are (Python's upper differs, e.g. for 'ß').
         upper = str(store.sql("SELECT upper($q) AS u", {"q": query})["u"].iloc[0])
         return store.sql(load_query("customers/sql/search_id_lookup.sql"), {
@@ -89,9 +89,9 @@ def _by_id(store: Store, query: str, limit: int) -> pd.DataFrame:
     return store.sql(load_query("customers/sql/search_id.sql"), {"query": query, "limit": limit})
 
 
-def _by_email(store: Store, query: str, limit: int) -> pd.DataFrame:
+def _by_email(store: Store, query: str, limit: int, lookup: bool) -> pd.DataFrame:
     email = normalize_email(query)
-    if contact_lookup.table_current(store):  # the sorted lookup table: a range, not a scan
+    if lookup:  # the sorted lookup table: a range, not a scan
         return store.sql(load_query("customers/sql/search_email_lookup.sql"),
                          {"email": email, "email_end": email + "\U0010ffff", "limit": limit})
     return store.sql(load_query("customers/sql/search_email.sql"), {"email": email, "limit": limit})
@@ -102,12 +102,12 @@ def _phone_key(query: str) -> str:
     return contact_digits(query).lstrip("0")
 
 
-def _by_phone(store: Store, query: str, limit: int) -> pd.DataFrame:
+def _by_phone(store: Store, query: str, limit: int, lookup: bool) -> pd.DataFrame:
     key = _phone_key(query)
     if len(key) < MIN_PHONE_DIGITS:
         raise InputError(f"phone search {query!r}: needs at least {MIN_PHONE_DIGITS} digits "
                          "(any formatting, e.g. '+49 30 1234567')")
-    if contact_lookup.table_current(store):  # keys precomputed and sorted: a range, not a scan
+    if lookup:  # keys precomputed and sorted: a range, not a scan
         rkey = key[::-1]
         lo = rkey[:7]
         return store.sql(load_query("customers/sql/search_phone_lookup.sql"),
@@ -130,7 +130,8 @@ def _fold(store: Store, text: str) -> str:
     return str(store.sql("SELECT lower(strip_accents($text)) AS folded", {"text": text})["folded"].iloc[0])
 
 
-def _by_name(store: Store, query: str, limit: int) -> pd.DataFrame:
+def _by_name(store: Store, query: str, limit: int, lookup: bool) -> pd.DataFrame:
+    # Names are not in contact_lookup (a partial, accent-folded match needs the scan).
     folded = " ".join(_fold(store, query).split())
     words = folded.split()
     # Four words select well enough; a longer query still ranks on the whole text.
@@ -199,9 +200,11 @@ def find_customers(store: Store | str | os.PathLike, query: str, limit: int = 20
     text, limit = _check(query, limit, by)
     kinds = [by] if by is not None else ["id", search_kind(text)]
     with reading(store) as s:
+        # Whether the store's contact_lookup is current: checked once, every search uses it.
+        lookup = contact_lookup.table_current(s)
         parts = []
         for kind in kinds:
-            found = _SEARCHES[kind](s, text, limit)
+            found = _SEARCHES[kind](s, text, limit, lookup)
             found["matched_on"] = kind
             parts.append(found)
     hits = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None

@@ -179,6 +179,8 @@ def score_run(
     RunError
         The run failed while computing or writing; the previous run stays the latest.
     """
+    from pyspark import StorageLevel
+
     check_session(spark)
     output = Path(output)
     try:
@@ -192,10 +194,12 @@ def score_run(
     result = SparkRunResult(run_id=run_id, as_of=day.isoformat(), status="running", started_at=_now())
     _remove_unmarked(output)
     target = output / SCORES / f"run_id={run_id}"
+    # Read twice (histories, then scores): computed once, kept in memory or on disk.
+    summary = scoring.summary_frame(spark, day).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         model, scores = scoring.clv_scores(spark, day, purchase_model=purchase_model,
                                            horizon_days=horizon_days,
-                                           annual_discount_rate=annual_discount_rate)
+                                           annual_discount_rate=annual_discount_rate, summary=summary)
         scores.write.mode("error").parquet(str(target))
         result.customers = int(spark.read.parquet(str(target)).count())
     except InputError:
@@ -206,6 +210,8 @@ def score_run(
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise RunError(f"Spark run {run_id} as of {day} failed ({type(exc).__name__}: {first[:300]}); "
                        "the previous run stays the latest") from exc
+    finally:
+        summary.unpersist()
     result.params = {k: float(v) for k, v in model.params_.items()}
     result.steps = ["clv"]
     result.status = "succeeded"

@@ -34,15 +34,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from crm_analytics.clv.model import CLVModel, customer_value_scores
-from crm_analytics.clv.summary import DAYS_PER_UNIT
-from crm_analytics.core.timeutils import as_of_params, to_date
+from crm_analytics.clv.summary import summary_params
+from crm_analytics.core.timeutils import to_date
 from crm_analytics.errors import InputError
 from crm_analytics.spark.engine import run_query, to_pandas
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["SCORE_SCHEMA", "clv_scores", "histories"]
+__all__ = ["SCORE_SCHEMA", "clv_scores", "histories", "summary_frame"]
 
 #: Columns and Spark types of the frame :func:`clv_scores` returns (those of the run's
 #: CLV step, see :func:`crm_analytics.clv.model.customer_value_scores`).
@@ -54,11 +54,24 @@ SCORE_SCHEMA = (
 _SUMMARY = ["frequency", "recency", "T", "monetary_value"]
 
 
-def _summary(spark: SparkSession, as_of: Any) -> DataFrame:
+def summary_frame(spark: SparkSession, as_of: Any) -> DataFrame:
+    """The BTYD summary per customer (weeks) as of a day: ``clv/sql/rfm_summary.sql`` on Spark.
+
+    Lazy; :func:`clv_scores` reads it twice (the histories, then the scores), so a
+    caller that scores a large store persists it first (as :func:`crm_analytics.spark.run.score_run` does).
+    """
     day = to_date(as_of, "as_of")
-    params = {"cutoff": as_of_params(day)["cutoff"], "as_of": day, "calibration_end": day,
-              "days_per_unit": DAYS_PER_UNIT["W"]}
-    return run_query(spark, "clv/sql/rfm_summary.sql", params)
+    return run_query(spark, "clv/sql/rfm_summary.sql", summary_params(day, day, "W"))
+
+
+def _histories(summary: DataFrame) -> pd.DataFrame:
+    from pyspark.sql import functions
+
+    grouped = summary.groupBy(*_SUMMARY).agg(functions.count(functions.lit(1)).alias("customers"))
+    out = to_pandas(grouped)
+    out["customers"] = out["customers"].astype("float64")
+    out.attrs["time_unit"] = "W"
+    return out
 
 
 def histories(spark: SparkSession, as_of: Any) -> pd.DataFrame:
@@ -68,19 +81,12 @@ def histories(spark: SparkSession, as_of: Any) -> pd.DataFrame:
     ``monetary_value`` and ``customers``: what :meth:`CLVModel.fit` needs with
     ``weights="customers"``.
     """
-    from pyspark.sql import functions
-
-    grouped = _summary(spark, as_of).groupBy(*_SUMMARY).agg(
-        functions.count(functions.lit(1)).alias("customers"))
-    out = to_pandas(grouped)
-    out["customers"] = out["customers"].astype("float64")
-    out.attrs["time_unit"] = "W"
-    return out
+    return _histories(summary_frame(spark, as_of))
 
 
 def clv_scores(
     spark: SparkSession, as_of: Any, *, purchase_model: str = "bgnbd", horizon_days: float = 365,
-    annual_discount_rate: float = 0.1,
+    annual_discount_rate: float = 0.1, summary: DataFrame | None = None,
 ) -> tuple[CLVModel, DataFrame]:
     """Fit the CLV model on the cluster's histories and score every customer in the executors.
 
@@ -92,6 +98,9 @@ def clv_scores(
         Last day observed (inclusive).
     purchase_model, horizon_days, annual_discount_rate
         As in the nightly run's configuration (``CLVModel``, ``CLVModel.clv``).
+    summary : pyspark.sql.DataFrame, optional
+        :func:`summary_frame` for ``as_of``, e.g. persisted by the caller; computed
+        here if not given.
 
     Returns
     -------
@@ -104,7 +113,9 @@ def clv_scores(
     InputError
         No customer with a purchase up to ``as_of``.
     """
-    found = histories(spark, as_of)
+    if summary is None:
+        summary = summary_frame(spark, as_of)
+    found = _histories(summary)
     if found.empty:
         raise InputError(f"no customer with a purchase up to {as_of}: nothing to fit the CLV model on "
                          "(check the registered transactions and as_of)")
@@ -115,10 +126,9 @@ def clv_scores(
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         local = CLVModel.from_dict(json.loads(payload))
         for batch in batches:
-            summary = batch.set_index("customer_id")[_SUMMARY].astype("float64")
-            summary.attrs["time_unit"] = "W"
-            out = customer_value_scores(local, summary, **options).reset_index()
+            frame = batch.set_index("customer_id")[_SUMMARY].astype("float64")
+            frame.attrs["time_unit"] = "W"
+            out = customer_value_scores(local, frame, **options).reset_index()
             yield out[[c.split()[0] for c in SCORE_SCHEMA.split(", ")]]
 
-    summary = _summary(spark, as_of).select("customer_id", *_SUMMARY)
-    return model, summary.mapInPandas(score, SCORE_SCHEMA)
+    return model, summary.select("customer_id", *_SUMMARY).mapInPandas(score, SCORE_SCHEMA)

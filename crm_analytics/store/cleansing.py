@@ -218,6 +218,8 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$"
 
 #: Name of the SQL function (see :func:`register_functions`) computing :func:`normalize_contact`.
 CONTACT_FUNCTION = "crm_normalize_contact"
+#: Name of the SQL function (see :func:`register_functions`) computing :func:`contact_digits`.
+DIGITS_FUNCTION = "crm_contact_digits"
 # A value needs the Python function if it has a character outside printable ASCII
 # (tab, zero-width, fullwidth, NBSP...) or a double space.
 _NEEDS_NORMALISING = "[^ -~]|  "
@@ -303,13 +305,18 @@ def contact_sql(clean: str) -> str:
 
 
 def register_functions(con: Any) -> None:
-    """Register the Python functions the cleansing SQL calls on a DuckDB connection (idempotent)."""
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_functions() WHERE function_name = $name",
-        {"name": CONTACT_FUNCTION},
-    ).fetchall()[0][0]
-    if not found:
-        con.create_function(CONTACT_FUNCTION, normalize_contact, ["VARCHAR"], "VARCHAR")
+    """Register the Python functions the package's SQL calls on a DuckDB connection (idempotent).
+
+    :data:`CONTACT_FUNCTION` (the cleansing's :func:`normalize_contact`) and
+    :data:`DIGITS_FUNCTION` (:func:`contact_digits`, for the store's contact lookup).
+    """
+    for name, function in ((CONTACT_FUNCTION, normalize_contact), (DIGITS_FUNCTION, contact_digits)):
+        # fetchall: DuckDB refuses create_function while a result is unfinished.
+        found = con.execute(
+            "SELECT count(*) FROM duckdb_functions() WHERE function_name = $name", {"name": name},
+        ).fetchall()[0][0]
+        if not found:
+            con.create_function(name, function, ["VARCHAR"], "VARCHAR")
 
 
 @lru_cache(maxsize=1)

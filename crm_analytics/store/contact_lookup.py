@@ -22,35 +22,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
 from crm_analytics.store import derived
-from crm_analytics.store.cleansing import contact_digits
+from crm_analytics.store.cleansing import DIGITS_FUNCTION, register_functions
 
 __all__ = ["CONTACT_LOOKUP", "DIGITS_FUNCTION", "TABLE", "table_current"]
 
 #: The table's name.
 TABLE = "contact_lookup"
-#: The SQL function giving a contact value's digits (crm_analytics.store.cleansing.contact_digits).
-DIGITS_FUNCTION = "crm_contact_digits"
-
-
-def register_digits(con: duckdb.DuckDBPyConnection) -> None:
-    """Register :data:`DIGITS_FUNCTION` on ``con`` (idempotent)."""
-    # fetchall: DuckDB refuses create_function while a result is unfinished.
-    found = con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?",
-                        [DIGITS_FUNCTION]).fetchall()[0][0]
-    if not found:
-        con.create_function(DIGITS_FUNCTION, contact_digits, ["VARCHAR"], "VARCHAR")
-
-
 CONTACT_LOOKUP = derived.DerivedTable(
     name=TABLE,
     columns="kind VARCHAR, key VARCHAR, customer_key BIGINT",
     source="customers",
     query="store/sql/contact_lookup.sql",
     order_by="kind, key",
-    prepare=register_digits,
+    prepare=register_functions,  # the phone keys use DIGITS_FUNCTION
 )
 
 

@@ -30,7 +30,7 @@ import duckdb
 
 from crm_analytics.store import derived
 
-__all__ = ["CUSTOMER_DAYS", "TABLE", "is_current", "rebuild", "state", "sync", "table_current"]
+__all__ = ["CUSTOMER_DAYS", "TABLE", "is_current", "rebuild", "table_current"]
 
 #: The table's name.
 TABLE = "customer_days"
@@ -41,18 +41,6 @@ CUSTOMER_DAYS = derived.DerivedTable(
     query="store/sql/customer_days.sql",
     order_by="customer_key, day",
 )
-
-
-def state(con: duckdb.DuckDBPyConnection) -> str:
-    """The state of ``transactions`` as ``'<rows>:<loads>'``.
-
-    Examples
-    --------
-    >>> from crm_analytics.store import Store
-    >>> state(Store(":memory:").con)
-    '0:0'
-    """
-    return derived.state(con, "transactions")
 
 
 def is_current(con: duckdb.DuckDBPyConnection) -> bool:
@@ -84,11 +72,6 @@ def is_current(con: duckdb.DuckDBPyConnection) -> bool:
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute ``customer_days`` from all transactions and record the state."""
     derived.rebuild(con, CUSTOMER_DAYS)
-
-
-def sync(con: duckdb.DuckDBPyConnection, state_before: str) -> None:
-    """After a load into ``transactions``: bring ``customer_days`` up to date."""
-    derived.sync(con, CUSTOMER_DAYS, state_before)
 
 
 def table_current(store: Any) -> bool:

@@ -11,6 +11,7 @@ import pytest
 from crm_analytics.customers import find_customers
 from crm_analytics.customers import search as search_module
 from crm_analytics.store import Store, contact_lookup
+from crm_analytics.store.cleansing import register_functions
 from crm_analytics.store.queries import load_query
 
 PHONES = [
@@ -35,7 +36,7 @@ def _customers(seed: int) -> pd.DataFrame:
 
 def _from_scratch(store: Store) -> pd.DataFrame:
     with store.connection() as con:
-        contact_lookup.register_digits(con)
+        register_functions(con)  # the SQL function the phone keys use
         return con.execute(f"SELECT * FROM ({load_query('store/sql/contact_lookup.sql')}) "
                            "ORDER BY kind, key, customer_key").df()
 

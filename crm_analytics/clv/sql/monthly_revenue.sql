@@ -15,20 +15,9 @@
 --   $cutoff   TIMESTAMP  end (exclusive): as_of + 1 day at 00:00
 -- Output, one row per customer and month with a purchase occasion:
 --   customer_id, month (DATE, first day of the month), revenue, purchases (purchase days)
-WITH purchase_days AS (
-    SELECT customer_key, CAST(transaction_date AS DATE) AS day, SUM(amount) AS amount
-    FROM transactions
-    WHERE transaction_date >= $start AND transaction_date < $cutoff
-    GROUP BY customer_key, CAST(transaction_date AS DATE)
-    HAVING MAX(amount) >= 0
-),
-months AS (
-    SELECT customer_key, CAST(date_trunc('month', day) AS DATE) AS month,
-           SUM(amount) AS revenue, COUNT(*) AS purchases
-    FROM purchase_days
-    GROUP BY customer_key, CAST(date_trunc('month', day) AS DATE)
-)
+WITH
+-- @include clv/sql/customer_months.sql
 SELECT c.customer_id, m.month, m.revenue, CAST(m.purchases AS DOUBLE) AS purchases
-FROM months AS m
+FROM customer_months AS m
 JOIN customers AS c ON c.customer_key = m.customer_key
 ORDER BY c.customer_id, m.month

@@ -5,7 +5,7 @@
 -- forecast (clv/revenue_forecast.py, clv/backtest.py) when it segments by an attribute or not
 -- at all: aggregated here, so pandas gets a few rows per month instead of one per customer.
 --
--- Revenue as in clv/sql/monthly_revenue.sql: the net amount of purchase occasions (customer-
+-- Revenue as in clv/sql/monthly_revenue.sql (both from clv/sql/customer_months.sql): the net amount of purchase occasions (customer-
 -- days with at least one sale, same-day refunds netted in; refund-only days left out).
 -- The segment column is chosen by the bound parameter $column, as in
 -- clv/sql/segment_attribute.sql ('' for no segments: label NULL).
@@ -18,18 +18,8 @@
 --   $large_revenue    DOUBLE     size band threshold
 -- Output, one row per segment and month with revenue:
 --   label (NULL: attribute empty, or no segments), month (DATE, first day), revenue
-WITH purchase_days AS (
-    SELECT customer_key, CAST(transaction_date AS DATE) AS day, SUM(amount) AS amount
-    FROM transactions
-    WHERE transaction_date >= $start AND transaction_date < $cutoff
-    GROUP BY customer_key, CAST(transaction_date AS DATE)
-    HAVING MAX(amount) >= 0
-),
-customer_months AS (
-    SELECT customer_key, CAST(date_trunc('month', day) AS DATE) AS month, SUM(amount) AS revenue
-    FROM purchase_days
-    GROUP BY customer_key, CAST(date_trunc('month', day) AS DATE)
-)
+WITH
+-- @include clv/sql/customer_months.sql
 SELECT
     CASE $column
         WHEN 'customer_type' THEN c.customer_type
