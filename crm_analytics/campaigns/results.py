@@ -47,8 +47,7 @@ from crm_analytics.campaigns.history import has_table
 from crm_analytics.errors import InputError
 from crm_analytics.store.asof import resolve_as_of
 from crm_analytics.store.queries import load_query
-from crm_analytics.store.results import reading
-from crm_analytics.store.store import Store
+from crm_analytics.store.results import reads_store
 
 __all__ = ["METRICS", "CampaignResults", "campaign_overview", "campaign_results", "overview_html",
            "plot_overview"]
@@ -206,6 +205,7 @@ def _check(campaign: Any, window_days: Any, confidence: Any) -> None:
                          f"got {confidence!r}")
 
 
+@reads_store
 def campaign_results(store: Any, campaign: str, window_days: int = 30, *,
                      as_of: Any = None, confidence: float = 0.95) -> CampaignResults:
     """Treatment against control for ``campaign`` in the ``window_days`` after its exports.
@@ -237,9 +237,6 @@ def campaign_results(store: Any, campaign: str, window_days: int = 30, *,
     "no customer of campaign 'spring' in the contact history"
     """
     _check(campaign, window_days, confidence)
-    if not isinstance(store, Store):  # a path: read it (read-only) for this call
-        with reading(store) as opened:
-            return campaign_results(opened, campaign, window_days, as_of=as_of, confidence=confidence)
     day = resolve_as_of(store, as_of)
     alpha = 1 - float(confidence)
     empty = pd.DataFrame([{**{k: math.nan for k in _COLUMNS}, "n_treatment": 0, "n_control": 0,
@@ -286,6 +283,7 @@ def campaign_results(store: Any, campaign: str, window_days: int = 30, *,
     )
 
 
+@reads_store
 def campaign_overview(store: Any, window_days: int = 30, *, as_of: Any = None,
                       confidence: float = 0.95) -> pd.DataFrame:
     """Every campaign of the contact history with its measured effect (newest first).
@@ -305,9 +303,6 @@ def campaign_overview(store: Any, window_days: int = 30, *, as_of: Any = None,
     columns = ["campaign", "exports", "first_export", "last_export", "treatment", "control",
                "response_lift", "ci_low", "ci_high", "p_value", "revenue_per_customer_lift",
                "incremental_revenue", "note"]
-    if not isinstance(store, Store):  # a path: read it (read-only) for this call
-        with reading(store) as opened:
-            return campaign_overview(opened, window_days, as_of=as_of, confidence=confidence)
     if not has_table(store, "contact_history"):
         return pd.DataFrame(columns=columns)
     listed = store.sql(load_query("campaigns/sql/campaign_list.sql"))

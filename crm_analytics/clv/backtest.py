@@ -60,6 +60,7 @@ from crm_analytics.core.timeutils import as_of_params, to_date
 from crm_analytics.errors import InputError
 from crm_analytics.store.attributes import DEFAULT_THRESHOLDS
 from crm_analytics.store.queries import load_query
+from crm_analytics.store.results import reads_store
 
 __all__ = ["BASELINES", "BacktestResult", "METHODS", "forecast_backtest", "seasonal_naive"]
 
@@ -262,6 +263,7 @@ def _metrics(actual: np.ndarray, fc: dict[str, np.ndarray]) -> dict[str, float]:
     }
 
 
+@reads_store
 def forecast_backtest(
     store: Any,
     cutoff: Any,

@@ -98,7 +98,7 @@ from crm_analytics.core.timeutils import to_date
 from crm_analytics.errors import InputError
 from crm_analytics.store.attributes import DEFAULT_THRESHOLDS
 from crm_analytics.store.queries import load_query
-from crm_analytics.store.results import latest_scores
+from crm_analytics.store.results import latest_scores, reads_store
 from crm_analytics.store.score_columns import did_you_mean, score_column_names
 
 log = logging.getLogger(__name__)
@@ -803,6 +803,7 @@ def _run(base: _Base, seed: int, max_simulated: int) -> tuple[pd.DataFrame, dict
     return table, extra
 
 
+@reads_store
 def forecast(
     store: Any,
     as_of: Any,
@@ -903,6 +904,7 @@ def forecast(
     return table
 
 
+@reads_store
 def weekly_repeat_purchases(
     store: Any, as_of: Any, weeks: int = 39, *, model: CLVModel | None = None,
     summary: pd.DataFrame | None = None, seed: int = 0,

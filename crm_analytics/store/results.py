@@ -9,16 +9,19 @@ and the applications.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from io import StringIO
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from crm_analytics.core.timeutils import to_date
 from crm_analytics.errors import InputError
 from crm_analytics.store.store import Store
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -36,6 +39,35 @@ def reading(store: Store | str | os.PathLike) -> Iterator[Store]:
     finally:
         if own:
             s.close()
+
+
+def reads_store(function: Callable[..., T]) -> Callable[..., T]:
+    """Let a function whose first argument is a :class:`Store` take a path as well.
+
+    A path (or anything not a Store) is opened with :func:`reading` for the call,
+    so a bad one is the store's own one-line error.
+
+    Examples
+    --------
+    >>> @reads_store
+    ... def n_customers(store):
+    ...     return int(store.sql("SELECT count(*) AS n FROM customers")["n"].item())
+    >>> n_customers(Store(":memory:"))
+    0
+    >>> n_customers(12)
+    Traceback (most recent call last):
+    ...
+    crm_analytics.errors.InputError: Store needs a file path (or ':memory:'); got int 12
+    """
+
+    @functools.wraps(function)
+    def call(store: Any, *args: Any, **kwargs: Any) -> T:
+        if isinstance(store, Store):
+            return function(store, *args, **kwargs)
+        with reading(store) as opened:
+            return function(opened, *args, **kwargs)
+
+    return call
 
 
 def runs(store: Store | str | os.PathLike, *, limit: int = 50) -> pd.DataFrame:

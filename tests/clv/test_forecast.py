@@ -348,3 +348,19 @@ def test_interval_coverage_on_synthetic_data():
     assert len(inside80) == 5 * 11 * 4
     assert 0.68 <= np.mean(inside80) <= 0.90
     assert 0.88 <= np.mean(inside95) <= 0.99
+
+
+def test_a_path_is_read_like_a_store(tmp_path):
+    """The forecast functions take a store file's path, like the other readers; a bad one is
+    the store's one-line error."""
+    from crm_analytics.errors import InputError
+    from crm_analytics.store import Store
+
+    with pytest.raises(InputError, match="Store needs a file path"):
+        forecast(12, "2024-06-30")
+    with pytest.raises(InputError):
+        forecast_backtest(str(tmp_path / "missing.duckdb"), "2024-06-30", 3)
+    path = tmp_path / "crm.duckdb"
+    Store(path).close()
+    with pytest.raises(InputError, match="only 0 customers with purchases"):
+        forecast(str(path), "2024-06-30")
