@@ -263,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --engine spark: where runs go (customer_scores/run_id=<id>/, runs/<id>.json)")
     p.add_argument("--master", default=None, metavar="URL",
                    help="with --engine spark: Spark master (default: spark-submit's, else local[*])")
+    p.add_argument("--churn-model", default=None, metavar="FILE", type=_input_file,
+                   help="with --engine spark: a churn_model.skops saved by a DuckDB run or `train` "
+                        "(without it the Spark run has no churn scores)")
+    p.add_argument("--partitions", default=None, type=_int_at_least(1, 100_000), metavar="N",
+                   help="with --engine spark: tasks of the per-customer step "
+                        "(default: spark.sql.shuffle.partitions)")
     _verbosity(p)
 
     p = sub.add_parser("train", help="refit and save the churn model without writing a run")
@@ -494,16 +500,23 @@ def _score_on_spark(args: argparse.Namespace) -> int:
         raise InputError("--engine spark needs pyspark: pip install 'crm_analytics[spark]' (and Java 17)")
     if not args.input or not args.output:
         raise InputError("--engine spark needs --input DIR (Parquet tables) and --output DIR (scores)")
-    if not (Path(args.input) / "customers.parquet").exists():  # before starting a JVM
+    folder = Path(args.input)
+    if not (folder / "customers.parquet").exists() and not (folder / "customers" / "_delta_log").is_dir():
+        # Checked before starting a JVM.
         raise InputError(f"--input {args.input}: no customers.parquet there; give a folder with "
-                         "<table>.parquet per table of the data contract")
+                         "<table>.parquet (or a Delta table <table>/) per table of the data contract")
     from crm_analytics.spark import engine, run
 
     spark = engine.spark_session(args.master)
-    result = run.score_run(spark, args.input, args.output, as_of=args.as_of)
+    result = run.score_run(spark, args.input, args.output, as_of=args.as_of, config=args.config,
+                           churn_model=args.churn_model, partitions=args.partitions)
     print(f"Spark run {result.run_id} as of {result.as_of}: {result.status}, "
           f"{result.customers:,} customers scored ({', '.join(result.steps)}) -> "
           f"{Path(args.output) / 'customer_scores' / f'run_id={result.run_id}'}")
+    for part, why in result.skipped.items():
+        print(f"  skipped {part}: {why}")
+    if result.message:
+        print(f"  note: {result.message}")
     return 0
 
 
@@ -514,6 +527,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         return _score_on_spark(args)
     if getattr(args, "input", None) or getattr(args, "output", None):
         raise InputError("--input and --output go with --engine spark; the DuckDB run reads --db")
+    if getattr(args, "churn_model", None) or getattr(args, "partitions", None):
+        raise InputError("--churn-model and --partitions go with --engine spark; the DuckDB run "
+                         "finds its churn model in its model_dir")
     config = _run_config(args)
     result = run_batch(_db_path(args), config=config, progress=None if not args.quiet else False)
     print(result)

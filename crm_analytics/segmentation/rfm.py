@@ -63,7 +63,8 @@ from crm_analytics.core.timeutils import as_of_params
 from crm_analytics.errors import InputError
 from crm_analytics.store.queries import load_query
 
-__all__ = ["NO_PURCHASES", "RFM_SEGMENTS", "rfm_cell", "rfm_scores", "rfm_segments"]
+__all__ = ["NO_PURCHASES", "RFM_SEGMENTS", "quintile_of_rank", "rfm_cell", "rfm_cell_names", "rfm_scores",
+           "rfm_segments"]
 
 NO_PURCHASES = "No purchases"
 
@@ -114,9 +115,43 @@ def rfm_scores(values: pd.Series, *, higher_is_better: bool = True) -> pd.Series
     goodness = values.astype(float) if higher_is_better else -values.astype(float)
     n = int(goodness.notna().sum())
     worse = goodness.rank(method="min", ascending=True) - 1.0
-    percent_rank = worse / (n - 1) if n > 1 else worse * 0.0
-    score = np.minimum(5.0, 1.0 + np.floor(5.0 * percent_rank))
+    score = quintile_of_rank(worse.to_numpy(dtype=float), n)
     return pd.Series(score, index=values.index).astype("Int64")
+
+
+def quintile_of_rank(worse: np.ndarray, n: int) -> np.ndarray:
+    """Quintile score 1..5 of values that ``worse`` of ``n`` values are strictly worse than.
+
+    The score of :func:`rfm_scores` from the rank alone, so an engine that counts the
+    ranks itself (Spark, over distinct values) scores exactly as pandas does here.
+
+    Examples
+    --------
+    >>> quintile_of_rank(np.array([0.0, 1.0, 2.0, 3.0, 4.0]), 5).tolist()
+    [1.0, 2.0, 3.0, 4.0, 5.0]
+    """
+    worse = np.asarray(worse, dtype=float)
+    percent_rank = worse / (n - 1) if n > 1 else worse * 0.0
+    return np.minimum(5.0, 1.0 + np.floor(5.0 * percent_rank))
+
+
+def rfm_cell_names(r_score: pd.Series, f_score: pd.Series, m_score: pd.Series) -> np.ndarray:
+    """The named cell of every row's scores (:data:`NO_PURCHASES` where a score is missing).
+
+    Examples
+    --------
+    >>> scores = pd.Series([5, 1, None], dtype="Int64")
+    >>> rfm_cell_names(scores, scores, scores).tolist()
+    ['Champions', 'Lost', 'No purchases']
+    """
+    r_score = pd.Series(r_score).astype("Int64").reset_index(drop=True)
+    fm = (pd.Series(f_score).astype("Int64").reset_index(drop=True)
+          + pd.Series(m_score).astype("Int64").reset_index(drop=True) + 1) // 2
+    names = np.full(len(r_score), NO_PURCHASES, dtype=object)
+    for r, row in _GRID.items():
+        for col, name in enumerate(row, start=1):
+            names[((r_score == r) & (fm == col)).fillna(False).to_numpy(dtype=bool)] = name
+    return names
 
 
 def rfm_segments(store: Any, as_of: Any, *, window_days: int = 365) -> pd.DataFrame:
@@ -180,11 +215,6 @@ def rfm_segments(store: Any, as_of: Any, *, window_days: int = 365) -> pd.DataFr
             values[:] = 5
         values = values.reindex(scored.index).fillna(1)
         out[column] = values.astype("Int64").reindex(raw.index)
-    fm = (out["f_score"] + out["m_score"] + 1) // 2
-    names = np.full(len(out), NO_PURCHASES, dtype=object)
-    for r, row in _GRID.items():
-        for col, name in enumerate(row, start=1):
-            names[((out["r_score"] == r) & (fm == col)).fillna(False).to_numpy(dtype=bool)] = name
-    out["rfm_segment"] = names
+    out["rfm_segment"] = rfm_cell_names(out["r_score"], out["f_score"], out["m_score"])
     out.attrs.update({"as_of": str(params["as_of"]), "window_days": window_days})
     return out

@@ -30,7 +30,7 @@ import pandas as pd
 
 from crm_analytics.errors import InputError
 
-__all__ = ["DEFAULT_TIERS", "UNKNOWN_TIER", "value_tiers"]
+__all__ = ["DEFAULT_TIERS", "UNKNOWN_TIER", "tier_of_rank", "value_tiers"]
 
 #: ``(name, upper bound of the share of customers ranked above)``, best first.
 DEFAULT_TIERS: tuple[tuple[str, float], ...] = (
@@ -86,14 +86,31 @@ def value_tiers(
     n = int(values.notna().sum())
     if n == 0:
         return out
-    above = (values.rank(method="min", ascending=False) - 1.0) / n
+    better = values.rank(method="min", ascending=False) - 1.0
+    known = values.notna().to_numpy()
+    out[known] = tier_of_rank(better.to_numpy()[known], n, tiers)
+    return out
+
+
+def tier_of_rank(
+    better: np.ndarray, n: int, tiers: Sequence[tuple[str, float]] = DEFAULT_TIERS,
+) -> np.ndarray:
+    """The tier of values that ``better`` of ``n`` values are strictly greater than.
+
+    The tier of :func:`value_tiers` from the rank alone, so an engine that counts the
+    ranks itself (Spark, over distinct values) assigns exactly the same tiers.
+
+    Examples
+    --------
+    >>> tier_of_rank(np.array([0.0, 1.0, 5.0, 9.0]), 10).tolist()
+    ['Top 10%', 'Next 20%', 'Middle 40%', 'Bottom 30%']
+    """
+    above = np.asarray(better, dtype=float) / n
     names = np.array([name for name, _ in tiers], dtype=object)
     bounds = np.array([bound for _, bound in tiers], dtype=float)
-    known = values.notna().to_numpy()
     # First tier whose bound exceeds the share ranked above (the last bound is 1.0).
-    position = np.searchsorted(bounds, above.to_numpy()[known], side="right")
-    out[known] = names[np.minimum(position, len(names) - 1)]
-    return out
+    position = np.searchsorted(bounds, above, side="right")
+    return names[np.minimum(position, len(names) - 1)]
 
 
 def _check_tiers(tiers: Sequence[tuple[str, float]]) -> None:

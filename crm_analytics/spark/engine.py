@@ -108,16 +108,45 @@ def export_store(store: Store, folder: str | os.PathLike) -> dict[str, Path]:
 
 
 def register_tables(spark: SparkSession, folder: str | os.PathLike) -> dict[str, DataFrame]:
-    """Read ``<folder>/<table>.parquet`` of every known table present and register it as a view."""
+    """Read every known table present in ``folder`` and register it as a view.
+
+    A table is ``<folder>/<table>.parquet`` (a file or a folder of parts) or a Delta
+    table ``<folder>/<table>/`` (a folder with ``_delta_log/``), read with
+    ``format("delta")`` -- which needs the delta-spark package and a session with
+    its extension (``configure_spark_with_delta_pip``); without them a Delta table is
+    an :class:`~crm_analytics.errors.InputError` naming the fix.
+    """
     frames = {}
     for table in contract_schema():
-        path = Path(folder) / f"{table}.parquet"
-        if path.exists():
-            frames[table] = spark.read.parquet(str(path))
-            frames[table].createOrReplaceTempView(table)
+        parquet = Path(folder) / f"{table}.parquet"
+        delta = Path(folder) / table
+        if parquet.exists():
+            frames[table] = spark.read.parquet(str(parquet))
+        elif (delta / "_delta_log").is_dir():
+            frames[table] = _read_delta(spark, delta)
+        else:
+            continue
+        frames[table].createOrReplaceTempView(table)
     if "customers" not in frames:
-        raise FileNotFoundError(f"{folder}: no customers.parquet; export the tables with export_store")
+        raise FileNotFoundError(f"{folder}: no customers.parquet (nor a Delta table customers/); "
+                                "export the tables with export_store")
     return frames
+
+
+def _read_delta(spark: SparkSession, path: Path) -> DataFrame:
+    from importlib.util import find_spec
+
+    from crm_analytics.errors import InputError
+
+    if find_spec("delta") is None:
+        raise InputError(f"{path}: a Delta table, and the delta-spark package is not installed; "
+                         "pip install delta-spark (matching your Spark) or export the table as Parquet")
+    try:
+        return spark.read.format("delta").load(str(path))
+    except Exception as exc:  # the session lacks Delta's extension or jars
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{path}: cannot read this Delta table ({first[:200]}); start the session "
+                         "with delta.configure_spark_with_delta_pip and Delta's SQL extension") from None
 
 
 def run_query(spark: SparkSession, name: str, params: dict[str, Any] | None = None) -> DataFrame:

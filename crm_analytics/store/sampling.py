@@ -21,14 +21,15 @@ from typing import Any
 from crm_analytics.errors import InputError
 from crm_analytics.store.schema import TABLES
 
-__all__ = ["SAMPLE_BUCKETS", "customer_part", "sample_customers"]
+__all__ = ["PER_CUSTOMER_TABLES", "SAMPLE_BUCKETS", "customer_part", "sample_customers", "store_from_arrow"]
 
 #: Resolution of the hash sample: a customer is kept when ``hash(customer_id, seed)``
 #: modulo this falls below ``fraction * SAMPLE_BUCKETS``.
 SAMPLE_BUCKETS = 1_000_000
 
-# Every per-customer input table (the contract's and the loader's attribute table).
-_PER_CUSTOMER = (*TABLES, "customer_attributes")
+#: Every per-customer input table (the contract's and the loader's attribute table).
+PER_CUSTOMER_TABLES: tuple[str, ...] = (*TABLES, "customer_attributes")
+_PER_CUSTOMER = PER_CUSTOMER_TABLES
 
 _SELECT = "SELECT * FROM {table} WHERE hash(customer_id, $seed) % $buckets < $keep"
 _PART = "SELECT * FROM {table} WHERE hash(customer_id, $seed) % $parts = $part"
@@ -104,6 +105,76 @@ def sample_customers(store: Any, fraction: float, seed: int = 0) -> Any:
     return _copy(store, _SELECT, params)
 
 
+def store_from_arrow(tables: dict[str, Any], *, memory_limit: str | None = None,
+                     threads: int | None = 1) -> Any:
+    """A ``:memory:`` store holding the given rows of the per-customer tables.
+
+    What a worker that holds some customers with every row of theirs (a hash part,
+    a Spark partition) needs to run the package's per-customer queries unchanged.
+
+    Parameters
+    ----------
+    tables : dict of str to pyarrow.Table
+        Rows per table of :data:`PER_CUSTOMER_TABLES`, with the store's column names
+        (a subset of them: a column not given is empty, except ``customer_key``, which
+        is numbered as the loader numbers it when no table gives it). Other names are
+        refused.
+    memory_limit, threads
+        As for :class:`~crm_analytics.store.Store` (default one thread: a worker
+        is one task among many).
+
+    Returns
+    -------
+    crm_analytics.Store
+        Rows are inserted as given (already validated); nothing is re-checked.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> store = store_from_arrow({
+    ...     "customers": pa.table({"customer_id": ["A", "B"]}),
+    ...     "transactions": pa.table({"transaction_id": ["T1"], "customer_id": ["A"],
+    ...                               "transaction_date": pa.array([0], pa.timestamp("us")),
+    ...                               "amount": [12.5]})})
+    >>> store.sql("SELECT customer_id, customer_key FROM transactions").values.tolist()
+    [['A', 1]]
+    """
+    from crm_analytics.store.store import Store
+
+    unknown = sorted(set(tables) - set(PER_CUSTOMER_TABLES))
+    if unknown:
+        raise InputError(f"store_from_arrow: {unknown} are not per-customer tables; "
+                         f"expected some of {list(PER_CUSTOMER_TABLES)}")
+    store = Store(":memory:", memory_limit=memory_limit, threads=threads)
+    try:
+        for table in PER_CUSTOMER_TABLES:
+            if table in tables:
+                _insert(store, table, tables[table])
+        _number_customers(store)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _insert(store: Any, table: str, rows: Any) -> None:
+    store.con.register("_part_rows", rows)
+    try:
+        # The table names are the package's own constants.
+        store.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _part_rows")  # noqa: S608
+    finally:
+        store.con.unregister("_part_rows")
+
+
+def _number_customers(store: Any) -> None:
+    """Give rows without a ``customer_key`` their customer's (as the loader does)."""
+    for table in ("transactions", "tickets", "survey_responses"):
+        # Constant table names; the key comes from the customers table itself.
+        store.con.execute(
+            f"UPDATE {table} SET customer_key = c.customer_key FROM customers AS c "  # noqa: S608
+            f"WHERE {table}.customer_key IS NULL AND {table}.customer_id = c.customer_id")
+
+
 def _copy(store: Any, select: str, params: dict[str, Any]) -> Any:
     """A ``:memory:`` store holding the rows ``select`` picks from every per-customer table."""
     from crm_analytics.store.store import Store
@@ -119,13 +190,7 @@ def _copy(store: Any, select: str, params: dict[str, Any]) -> Any:
                 relation = source.sql(select.format(table=table), params=params)  # noqa: S608
                 # Straight from the relation: no extra copy (to_arrow_table from DuckDB 1.4 on).
                 fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
-                rows = fetch()
-                sample.con.register("_sampled_rows", rows)
-                try:
-                    sample.con.execute(
-                        f"INSERT INTO {table} BY NAME SELECT * FROM _sampled_rows")  # noqa: S608
-                finally:
-                    sample.con.unregister("_sampled_rows")
+                _insert(sample, table, fetch())  # one table in memory at a time
     except BaseException:
         sample.close()
         raise

@@ -31,7 +31,7 @@ def test_a_run_is_published_with_duckdbs_scores(spark, tables, duck_store, tmp_p
     from crm_analytics.spark import engine, run
 
     result = run.score_run(spark, tables, tmp_path, as_of=AS_OF, run_id="r1")
-    assert result.status == "succeeded" and result.steps == ["clv"]
+    assert result.status == "succeeded" and result.steps == ["clv", "segments"]
     assert (tmp_path / "runs" / "r1.json").is_file()
     assert run.latest_run(tmp_path).run_id == "r1"
     got = engine.to_pandas(run.read_scores(spark, tmp_path)).set_index("customer_id").sort_index()
@@ -43,22 +43,12 @@ def test_a_run_is_published_with_duckdbs_scores(spark, tables, duck_store, tmp_p
 
 
 def test_a_failed_run_leaves_the_previous_one(spark, tables, tmp_path, monkeypatch):
-    from crm_analytics.spark import run, scoring
+    from crm_analytics.spark import run
 
     run.score_run(spark, tables, tmp_path, as_of=AS_OF, run_id="good")
-    real = scoring.clv_scores
-
-    def broken(*args, **kwargs):
-        model, frame = real(*args, **kwargs)
-
-        def fail(batches):
-            for _ in batches:
-                raise RuntimeError("executor lost")
-            yield from ()
-
-        return model, frame.mapInPandas(fail, frame.schema)
-
-    monkeypatch.setattr(scoring, "clv_scores", broken)
+    real = run.final_schema
+    # The last pass yields rows that do not fit its schema: Spark fails while writing.
+    monkeypatch.setattr(run, "final_schema", lambda: real().replace("clv double", "clv date"))
     with pytest.raises(RunError, match="Spark run bad .* failed .*previous run stays the latest"):
         run.score_run(spark, tables, tmp_path, as_of=AS_OF, run_id="bad")
     assert run.latest_run(tmp_path).run_id == "good"
@@ -105,3 +95,20 @@ def test_cli_score_on_spark(spark, tables, tmp_path, capsys):
     assert f"Spark run {latest.run_id} as of {AS_OF.isoformat()}: succeeded" in out
     assert main(["score", "--engine", "spark", "--input", str(tables)]) == 2
     assert "needs --input DIR (Parquet tables) and --output DIR" in capsys.readouterr().err
+
+
+def test_a_delta_table_without_delta_spark_is_a_clear_input_error(spark, tables, tmp_path):
+    from importlib.util import find_spec
+
+    from crm_analytics.cli import main
+    from crm_analytics.spark import run
+
+    if find_spec("delta") is not None:
+        pytest.skip("delta-spark is installed here")
+    folder = tmp_path / "delta_tables"
+    (folder / "customers" / "_delta_log").mkdir(parents=True)
+    with pytest.raises(InputError, match="Delta table, and the delta-spark package is not installed"):
+        run.score_run(spark, folder, tmp_path / "out", as_of=AS_OF)
+    assert run.latest_run(tmp_path / "out") is None
+    assert main(["score", "--engine", "spark", "--input", str(folder), "--output", str(tmp_path / "out"),
+                 "--as-of", AS_OF.isoformat()]) == 2
