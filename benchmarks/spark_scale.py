@@ -14,7 +14,13 @@ its result materialised (``count()`` or a ``noop`` write):
 * ``crm_analytics.spark.scoring.clv_scores``: the BTYD summary, the distinct histories
   collected and fitted on the driver, every customer scored in ``mapInPandas``;
 * the same CLV path on DuckDB (``rfm_summary`` + ``CLVModel.fit`` +
-  ``customer_value_scores``) for reference.
+  ``customer_value_scores``) for reference;
+* the whole Spark scoring run (``crm_analytics.spark.run.score_run``: CLV, churn with a
+  model trained once by the DuckDB path on the 1x store -- ``train_churn_model``,
+  cached in ``_data/spark_scale_model/`` -- and segments), written to Parquet, with its
+  shuffle volume (Spark's ``shuffleWriteBytes`` summed over the run's stages);
+* the DuckDB nightly run's steps that compute the same columns (``clv``, ``churn`` with
+  the same model file, ``segments``) on a copy of the store, for reference.
 
 Peak memory is the sum of VmHWM over the child and all its descendants (the JVM and
 Python workers), read just before the child exits. The README's capacity plan is
@@ -26,8 +32,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,7 +72,33 @@ def _tree_hwm_mb(pid: int) -> float:
     return total
 
 
-def child(folder: str, db: str, driver_memory: str) -> None:
+def _shuffle_bytes(spark) -> int:
+    """Shuffle bytes written by every stage of the session so far (Spark's status store)."""
+    sc, jvm = spark.sparkContext, spark._jvm  # noqa: SLF001
+    stages = sc._jsc.sc().statusStore().stageList(  # noqa: SLF001 - Spark's own status store
+        jvm.java.util.ArrayList(), False, False, sc._gateway.new_array(jvm.double, 0),  # noqa: SLF001
+        jvm.java.util.ArrayList())
+    return sum(int(stages.apply(i).shuffleWriteBytes()) for i in range(stages.size()))
+
+
+def train_model(db: Path) -> Path:
+    """A churn model trained once by the DuckDB path (cached): the Spark runs score with it."""
+    from crm_analytics.scoring.run import train_churn_model
+
+    folder = DATA / "spark_scale_model"
+    model = folder / "churn_model.skops"
+    if not model.exists():
+        t = time.perf_counter()
+        copy = folder / "store.duckdb"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(db, copy)
+        print(train_churn_model(copy, AS_OF, config={"model_dir": str(folder)}), flush=True)
+        copy.unlink()
+        print(f"trained the churn model in {time.perf_counter() - t:.0f} s", flush=True)
+    return model
+
+
+def child(folder: str, db: str, driver_memory: str, churn_model: str) -> None:
     from crm_analytics.clv import CLVModel, rfm_summary
     from crm_analytics.clv.model import customer_value_scores
     from crm_analytics.spark import engine, scoring
@@ -98,6 +132,17 @@ def child(folder: str, db: str, driver_memory: str) -> None:
     out["steps"]["clv_scores: score (mapInPandas)"] = time.perf_counter() - t - fitted
     out["histories"] = int(model.n_histories_)
     out["customers"] = int(model.n_customers_)
+    from crm_analytics.spark import run
+
+    target = Path(tempfile.mkdtemp(prefix="spark_run_"))
+    before = _shuffle_bytes(spark)
+    t = time.perf_counter()
+    result = run.score_run(spark, folder, target, as_of=AS_OF, churn_model=churn_model, partitions=8)
+    out["steps"]["score_run (clv, churn, segments; Parquet)"] = time.perf_counter() - t
+    out["run_steps"] = result.steps
+    out["run_skipped"] = result.skipped
+    out["shuffle_mb"] = (_shuffle_bytes(spark) - before) / 2**20
+    shutil.rmtree(target, ignore_errors=True)
     spark_peak = _tree_hwm_mb(os.getpid())
     spark.stop()
     t = time.perf_counter()
@@ -105,6 +150,18 @@ def child(folder: str, db: str, driver_memory: str) -> None:
         summary = rfm_summary(store, AS_OF, time_unit="W")
         customer_value_scores(CLVModel().fit(summary), summary)
     out["steps"]["duckdb: same CLV path"] = time.perf_counter() - t
+    copy = Path(tempfile.mkdtemp(prefix="duck_run_")) / "store.duckdb"
+    shutil.copy(db, copy)
+    models = copy.parent / "models"
+    models.mkdir()
+    shutil.copy(churn_model, models / "churn_model.skops")
+    from crm_analytics.scoring.run import run_batch
+
+    t = time.perf_counter()
+    run_batch(copy, as_of=AS_OF, config={"model_dir": str(models), "steps": ["clv", "churn", "segments"],
+                                         "force": True}, progress=False)
+    out["steps"]["duckdb: run_batch clv, churn, segments"] = time.perf_counter() - t
+    shutil.rmtree(copy.parent, ignore_errors=True)
     out["peak_mb"] = spark_peak
     print(json.dumps(out))
 
@@ -114,13 +171,14 @@ def main() -> None:
     parser.add_argument("--base", type=int, default=100_000, help="customers at 1x")
     parser.add_argument("--factors", default="1,2,4")
     parser.add_argument("--driver-memory", default="4g")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     rows = []
+    model = None
     for factor in (int(f) for f in args.factors.split(",")):
         n = args.base * factor
         folder, meta = prepare_store("spark_scale", n, 0, False, PARAMS)
@@ -132,10 +190,12 @@ def main() -> None:
 
             with Store(folder / "store.duckdb", read_only=True) as store:
                 export_store(store, parquet)
+        if model is None:
+            model = train_model(folder / "store.duckdb")
         size_mb = sum(f.stat().st_size for f in parquet.rglob("*") if f.is_file()) / 2**20
         t = time.perf_counter()
         proc = subprocess.run([sys.executable, __file__, "--child", str(parquet),
-                               str(folder / "store.duckdb"), args.driver_memory],
+                               str(folder / "store.duckdb"), args.driver_memory, str(model)],
                               stdout=subprocess.PIPE, text=True, check=False,
                               cwd=Path(__file__).resolve().parents[1])
         wall = time.perf_counter() - t
@@ -148,6 +208,8 @@ def main() -> None:
               f"(JVM + Python), {report['histories']:,} distinct histories", flush=True)
         for step, seconds in report["steps"].items():
             print(f"  {step:<44} {seconds:8.1f} s", flush=True)
+        print(f"  shuffle written by the Spark run: {report['shuffle_mb']:,.0f} MiB; steps "
+              f"{report['run_steps']}, skipped {report['run_skipped']}", flush=True)
     print(f"\nload average {os.getloadavg()[0]:.1f}")
 
 

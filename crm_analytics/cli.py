@@ -269,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", default=None, type=_int_at_least(1, 100_000), metavar="N",
                    help="with --engine spark: tasks of the per-customer step "
                         "(default: spark.sql.shuffle.partitions)")
+    p.add_argument("--needs-fit-fraction", default=None, type=_share, metavar="SHARE",
+                   help="with --engine spark: fit the needs segments on this share of the buyers "
+                        "(default 1: all; lower it when their features do not fit in the driver)")
     _verbosity(p)
 
     p = sub.add_parser("train", help="refit and save the churn model without writing a run")
@@ -508,8 +511,10 @@ def _score_on_spark(args: argparse.Namespace) -> int:
     from crm_analytics.spark import engine, run
 
     spark = engine.spark_session(args.master)
+    fraction = 1.0 if args.needs_fit_fraction is None else args.needs_fit_fraction
     result = run.score_run(spark, args.input, args.output, as_of=args.as_of, config=args.config,
-                           churn_model=args.churn_model, partitions=args.partitions)
+                           churn_model=args.churn_model, partitions=args.partitions,
+                           needs_fit_fraction=fraction)
     print(f"Spark run {result.run_id} as of {result.as_of}: {result.status}, "
           f"{result.customers:,} customers scored ({', '.join(result.steps)}) -> "
           f"{Path(args.output) / 'customer_scores' / f'run_id={result.run_id}'}")
@@ -527,9 +532,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         return _score_on_spark(args)
     if getattr(args, "input", None) or getattr(args, "output", None):
         raise InputError("--input and --output go with --engine spark; the DuckDB run reads --db")
-    if getattr(args, "churn_model", None) or getattr(args, "partitions", None):
-        raise InputError("--churn-model and --partitions go with --engine spark; the DuckDB run "
-                         "finds its churn model in its model_dir")
+    if any(getattr(args, flag, None) is not None for flag in ("churn_model", "partitions",
+                                                               "needs_fit_fraction")):
+        raise InputError("--churn-model, --partitions and --needs-fit-fraction go with --engine spark; "
+                         "the DuckDB run finds its churn model in its model_dir")
     config = _run_config(args)
     result = run_batch(_db_path(args), config=config, progress=None if not args.quiet else False)
     print(result)

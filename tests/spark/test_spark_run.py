@@ -88,11 +88,17 @@ def test_cli_score_on_spark(spark, tables, tmp_path, capsys):
     from crm_analytics.spark import run
 
     code = main(["score", "--engine", "spark", "--input", str(tables), "--output", str(tmp_path),
-                 "--as-of", AS_OF.isoformat()])
+                 "--as-of", AS_OF.isoformat(), "--partitions", "3", "--needs-fit-fraction", "1"])
     out = capsys.readouterr().out
     assert code == 0, out
     latest = run.latest_run(tmp_path)
     assert f"Spark run {latest.run_id} as of {AS_OF.isoformat()}: succeeded" in out
+    assert "(clv, segments)" in out and "skipped churn: no churn model given (--churn-model)" in out
+    assert main(["score", "--partitions", "3"]) == 2
+    assert "--churn-model, --partitions and --needs-fit-fraction go with --engine spark" in capsys.readouterr().err
+    assert main(["score", "--engine", "spark", "--input", str(tables), "--output", str(tmp_path),
+                 "--needs-fit-fraction", "0"]) == 2
+    assert "needs_fit_fraction must be a number in (0, 1]" in capsys.readouterr().err
     assert main(["score", "--engine", "spark", "--input", str(tables)]) == 2
     assert "needs --input DIR (Parquet tables) and --output DIR" in capsys.readouterr().err
 
