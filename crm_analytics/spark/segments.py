@@ -39,14 +39,16 @@ from crm_analytics.segmentation.needs import (
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["MIN_NEEDS_CUSTOMERS", "RFM_WINDOW_DAYS", "Cuts", "Finish", "apply_cuts", "final_schema",
-           "fit_needs", "needs_frame", "rank_cuts", "segments_step"]
+__all__ = ["DRIVER_DISTINCT_VALUES", "MIN_NEEDS_CUSTOMERS", "RFM_WINDOW_DAYS", "Cuts", "Finish", "apply_cuts",
+           "final_schema", "fit_needs", "needs_frame", "rank_cuts", "rank_cuts_many", "segments_step"]
 
 #: Fewest buyers the needs segments are fitted on (as the DuckDB run's segments step).
 MIN_NEEDS_CUSTOMERS = 50
 #: Window of the RFM measures (the DuckDB run's default).
 RFM_WINDOW_DAYS = 365
 _SAMPLE_BUCKETS = 1_000_000
+#: A ranked measure with at most this many distinct values is ranked on the driver.
+DRIVER_DISTINCT_VALUES = 2_000_000
 
 #: Cut points of a ranked measure: ``(values, labels, descending)``; values in rank order,
 #: ``labels[i]`` applies from ``values[i]`` on (in that order).
@@ -54,7 +56,7 @@ Cuts = tuple[list[float], list[Any], bool]
 
 
 def rank_cuts(frame: DataFrame, column: str, label_of: Callable[[np.ndarray, int], np.ndarray], *,
-              descending: bool = False) -> tuple[Cuts, int]:
+              descending: bool = False, driver_limit: int | None = None) -> tuple[Cuts, int]:
     """Where the label of a ranked measure changes, over every row of ``frame``.
 
     Parameters
@@ -68,18 +70,97 @@ def rank_cuts(frame: DataFrame, column: str, label_of: Callable[[np.ndarray, int
         ``before``.
     descending : bool, default False
         Rank from the largest value (``before`` counts the strictly greater ones).
+    driver_limit : int, optional
+        See :func:`rank_cuts_many`.
 
     Returns
     -------
     (Cuts, int)
         The cut points and ``n``.
     """
+    from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
+
+    found = rank_cuts_many(frame, {column: (F.col(f"`{column}`"), label_of, descending)},
+                           driver_limit=driver_limit)
+    return found[column]
+
+
+LabelOf = Callable[[np.ndarray, int], np.ndarray]
+
+
+def rank_cuts_many(frame: DataFrame, measures: dict[str, tuple[Any, LabelOf, bool]], *,
+                   driver_limit: int | None = None) -> dict[str, tuple[Cuts, int]]:
+    """:func:`rank_cuts` of several measures of ``frame`` in one pass over it.
+
+    Parameters
+    ----------
+    frame : pyspark.sql.DataFrame
+    measures : dict
+        ``name -> (column expression, label_of, descending)``; a null or NaN value is
+        not ranked (use ``when(condition, column)`` to rank a subset of the rows).
+    driver_limit : int, optional
+        A measure with at most this many distinct values (default
+        :data:`DRIVER_DISTINCT_VALUES`) is ranked on the driver from its collected
+        value counts; one with more by a distributed sort of its distinct values and
+        prefix sums of their counts (no task holds them all).
+
+    Returns
+    -------
+    dict
+        ``name -> (Cuts, n)``.
+    """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
 
-    value = F.col(f"`{column}`").cast("double")
-    known = frame.select(value.alias("v")).where(F.col("v").isNotNull() & ~F.isnan("v"))
-    hist = known.groupBy("v").agg(F.count(F.lit(1)).alias("n"))
+    limit = DRIVER_DISTINCT_VALUES if driver_limit is None else int(driver_limit)
+    pairs = [F.struct(F.lit(name).alias("m"), expr.cast("double").alias("v"))
+             for name, (expr, _, _) in measures.items()]
+    long = frame.select(F.explode(F.array(*pairs)).alias("x")).select("x.m", "x.v")
+    hist = long.where(F.col("v").isNotNull() & ~F.isnan("v")).groupBy("m", "v").agg(
+        F.count(F.lit(1)).alias("n")).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        distinct = {r["m"]: int(r["k"])
+                    for r in hist.groupBy("m").agg(F.count(F.lit(1)).alias("k")).collect()}
+        small = [name for name in measures if distinct.get(name, 0) <= limit]
+        out: dict[str, tuple[Cuts, int]] = {}
+        rows = (hist.where(F.col("m").isin(small)).toPandas() if small
+                else pd.DataFrame(columns=["m", "v", "n"]))
+        for name in small:
+            _, label_of, descending = measures[name]
+            part = rows[rows["m"] == name]
+            out[name] = _driver_cuts(part["v"].to_numpy(dtype=float),
+                                     part["n"].to_numpy(dtype=np.int64), label_of, descending)
+        for name in measures:
+            if name not in out:
+                _, label_of, descending = measures[name]
+                out[name] = _distributed_cuts(hist.where(F.col("m") == name).select("v", "n"),
+                                              label_of, descending)
+    finally:
+        hist.unpersist()
+    return out
+
+
+def _driver_cuts(values: np.ndarray, counts: np.ndarray, label_of: Callable[[np.ndarray, int], np.ndarray],
+                 descending: bool) -> tuple[Cuts, int]:
+    """The cut points of one measure from its distinct values and their counts."""
+    n = int(counts.sum())
+    if n == 0:
+        return ([], [], descending), 0
+    order = np.argsort(-values if descending else values, kind="stable")
+    values, counts = values[order], counts[order]
+    before = np.cumsum(counts) - counts
+    labels = np.asarray(label_of(before.astype(float), n), dtype=object)
+    keep = np.ones(len(labels), dtype=bool)
+    keep[1:] = labels[1:] != labels[:-1]
+    return ([float(v) for v in values[keep]], [_plain(x) for x in labels[keep]], descending), n
+
+
+def _distributed_cuts(hist: DataFrame, label_of: Callable[[np.ndarray, int], np.ndarray],
+                      descending: bool) -> tuple[Cuts, int]:
+    """The cut points of one measure from ``hist`` (``v``, ``n``) without collecting it."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
+
     ordered = hist.orderBy(F.col("v").desc() if descending else F.col("v").asc())
     # Fix the range partitioning once: the prefix sums below read the partitions twice.
     ordered = ordered.withColumn("pid", F.spark_partition_id()).persist(StorageLevel.MEMORY_AND_DISK)
@@ -284,19 +365,24 @@ def segments_step(parts: DataFrame, *, n_segments: Any = "auto", seed: int = 0,
     from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
 
     skipped = {} if skipped is None else skipped
-    active = parts.where(F.col("has_purchase") & (F.col("purchase_days_window") > 0))
-    rfm_cuts = {
-        "r_score": rank_cuts(active, "recency_days", _quintile, descending=True)[0],
-        "f_score": rank_cuts(active, "purchase_days_window", _quintile)[0],
-        "m_score": rank_cuts(active, "net_spend_window", _quintile)[0],
+    counts = parts.agg(
+        F.count(F.when(F.col("clv").isNotNull() & ~F.isnan("clv"), 1)).alias("clv"),
+        F.count("needs_features").alias("buyers")).collect()[0]
+    active = F.col("has_purchase") & (F.col("purchase_days_window") > 0)
+    measures = {
+        "r_score": (F.when(active, F.col("recency_days")), _quintile, True),
+        "f_score": (F.when(active, F.col("purchase_days_window")), _quintile, False),
+        "m_score": (F.when(active, F.col("net_spend_window")), _quintile, False),
     }
-    value_cuts = None
-    if parts.where(F.col("clv").isNotNull() & ~F.isnan("clv")).limit(1).count():
-        value_cuts = rank_cuts(parts, "clv", _tier, descending=True)[0]
+    if counts["clv"]:
+        measures["value_tier"] = (F.col("clv"), _tier, True)
     else:
         skipped["segments.value_tier"] = "no CLV in this run: every value tier is Unknown"
+    found = rank_cuts_many(parts, measures)
+    rfm_cuts = {name: found[name][0] for name in ("r_score", "f_score", "m_score")}
+    value_cuts = found["value_tier"][0] if "value_tier" in found else None
     buyers = parts.where(F.col("needs_features").isNotNull())
-    n_buyers = buyers.count()
+    n_buyers = int(counts["buyers"])
     segmenter = content = None
     if n_buyers < MIN_NEEDS_CUSTOMERS:
         skipped["segments.needs"] = (f"only {n_buyers} customers with purchases; needs segments need "

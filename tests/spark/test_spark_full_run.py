@@ -128,15 +128,16 @@ def _tied_frame(n: int, seed: int) -> pd.DataFrame:
 @pytest.mark.spark
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::FutureWarning:pyspark.*")
+@pytest.mark.parametrize("driver_limit", [None, 0])  # ranked on the driver / by a distributed sort
 @pytest.mark.parametrize("n", [1, 2, 7, 1000])
-def test_distributed_ranks_give_pandas_quintiles_and_tiers(spark, n):
+def test_distributed_ranks_give_pandas_quintiles_and_tiers(spark, n, driver_limit):
     from crm_analytics.spark.segments import _quintile, _tier, apply_cuts, rank_cuts
 
     frame = _tied_frame(n, seed=n)
     frame.loc[frame.index[::9], "money"] = np.nan  # not ranked
     sdf = spark.createDataFrame(frame).repartition(4)
     for column, better in (("small", True), ("money", True), ("small", False)):
-        cuts, count = rank_cuts(sdf, column, _quintile, descending=not better)
+        cuts, count = rank_cuts(sdf, column, _quintile, descending=not better, driver_limit=driver_limit)
         assert count == frame[column].notna().sum()
         want = rfm_scores(frame[column], higher_is_better=better)
         if count == 1:
@@ -144,7 +145,7 @@ def test_distributed_ranks_give_pandas_quintiles_and_tiers(spark, n):
         got = apply_cuts(frame[column], cuts)
         assert [None if pd.isna(v) else int(v) for v in got] == \
             [None if pd.isna(v) else int(v) for v in want]
-    cuts, _ = rank_cuts(sdf, "money", _tier, descending=True)
+    cuts, _ = rank_cuts(sdf, "money", _tier, descending=True, driver_limit=driver_limit)
     want = value_tiers(frame.rename(columns={"money": "clv"}))
     got = apply_cuts(frame["money"], cuts)
     assert got.where(got.notna(), "Unknown").tolist() == want.tolist()

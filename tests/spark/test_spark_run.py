@@ -95,7 +95,8 @@ def test_cli_score_on_spark(spark, tables, tmp_path, capsys):
     assert f"Spark run {latest.run_id} as of {AS_OF.isoformat()}: succeeded" in out
     assert "(clv, segments)" in out and "skipped churn: no churn model given (--churn-model)" in out
     assert main(["score", "--partitions", "3"]) == 2
-    assert "--churn-model, --partitions and --needs-fit-fraction go with --engine spark" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--churn-model, --partitions and --needs-fit-fraction go with --engine spark" in err
     assert main(["score", "--engine", "spark", "--input", str(tables), "--output", str(tmp_path),
                  "--needs-fit-fraction", "0"]) == 2
     assert "needs_fit_fraction must be a number in (0, 1]" in capsys.readouterr().err
