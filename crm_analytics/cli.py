@@ -520,6 +520,9 @@ def _score_on_spark(args: argparse.Namespace) -> int:
           f"{Path(args.output) / 'customer_scores' / f'run_id={result.run_id}'}")
     for part, why in result.skipped.items():
         print(f"  skipped {part}: {why}")
+    for table, n in result.rejected.items():
+        print(f"  rejected {n:,} {table} rows (empty required value or wrong type): "
+              f"{Path(args.output) / 'rejects' / table / f'run_id={result.run_id}'}")
     if result.message:
         print(f"  note: {result.message}")
     return 0

@@ -107,30 +107,121 @@ def export_store(store: Store, folder: str | os.PathLike) -> dict[str, Path]:
     return written
 
 
-def register_tables(spark: SparkSession, folder: str | os.PathLike) -> dict[str, DataFrame]:
-    """Read every known table present in ``folder`` and register it as a view.
+#: The tables a Spark run reads, conformed to the data contract by :func:`register_tables`.
+SCORED_TABLES = ("customers", "transactions", "tickets", "survey_responses", "customer_attributes")
+_SPARK_TYPES = {"VARCHAR": "string", "TEXT": "string", "BIGINT": "bigint", "DOUBLE": "double",
+                "DECIMAL(18, 4)": "decimal(18,4)", "TIMESTAMP": "timestamp_ntz", "BOOLEAN": "boolean",
+                "DATE": "date"}
+#: The reason column of rejected rows (see :func:`register_tables`).
+REASON = "reject_reason"
+
+
+def register_tables(spark: SparkSession, folder: str | os.PathLike, *,
+                    rejects: dict[str, DataFrame] | None = None) -> dict[str, DataFrame]:
+    """Read every known table present in ``folder``, conform it, and register it as a view.
 
     A table is ``<folder>/<table>.parquet`` (a file or a folder of parts) or a Delta
     table ``<folder>/<table>/`` (a folder with ``_delta_log/``), read with
     ``format("delta")`` -- which needs the delta-spark package and a session with
     its extension (``configure_spark_with_delta_pip``); without them a Delta table is
     an :class:`~crm_analytics.errors.InputError` naming the fix.
+
+    The tables a run scores (:data:`SCORED_TABLES`) are conformed to the data
+    contract, as the loader types a file: each contract column cast to its type (a
+    value that does not convert is an error of its row), optional columns missing
+    from the file added empty, other columns dropped, and ``customer_key`` (the
+    store's integer surrogate of ``customer_id``) derived from ``customer_id`` in
+    every table when one of them has none. A row with an empty required column or a
+    value that does not convert is left out; with ``rejects`` given, those rows (as
+    read, with :data:`REASON`) are put there per table, lazily, for the caller to keep.
+
+    Raises
+    ------
+    FileNotFoundError
+        No customers table in ``folder``.
+    InputError
+        A table lacks a required column (the message names the file and the columns).
     """
-    frames = {}
+    raw: dict[str, tuple[DataFrame, Path]] = {}
     for table in contract_schema():
         parquet = Path(folder) / f"{table}.parquet"
         delta = Path(folder) / table
         if parquet.exists():
-            frames[table] = spark.read.parquet(str(parquet))
+            raw[table] = (spark.read.parquet(str(parquet)), parquet)
         elif (delta / "_delta_log").is_dir():
-            frames[table] = _read_delta(spark, delta)
-        else:
-            continue
-        frames[table].createOrReplaceTempView(table)
-    if "customers" not in frames:
+            raw[table] = (_read_delta(spark, delta), delta)
+    if "customers" not in raw:
         raise FileNotFoundError(f"{folder}: no customers.parquet (nor a Delta table customers/); "
                                 "export the tables with export_store")
+    # One key for a customer in every table: derived from customer_id for all of them
+    # as soon as one table lacks it.
+    keyed = [t for t in SCORED_TABLES if t in raw and "customer_key" in contract_schema()[t]]
+    derive = any("customer_key" not in raw[t][0].columns for t in keyed)
+    frames = {}
+    for table, (frame, source) in raw.items():
+        if table in SCORED_TABLES:
+            frame, bad = _conform(frame, table, source, derive_key=derive)
+            if rejects is not None:
+                rejects[table] = bad
+        frames[table] = frame
+        frame.createOrReplaceTempView(table)
+    if derive:
+        _check_keys(frames["customers"], folder)
     return frames
+
+
+def _conform(frame: DataFrame, table: str, source: Path, *,
+             derive_key: bool) -> tuple[DataFrame, DataFrame]:
+    """The contract's columns in the contract's types; and the rows that cannot be."""
+    from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
+
+    from crm_analytics.errors import InputError
+    from crm_analytics.store.schema import TABLES
+
+    types = contract_schema()[table]
+    required = set(TABLES[table].required) if table in TABLES else {"customer_id", "name"}
+    present = set(frame.columns)
+    missing = sorted(required - present)
+    if missing:
+        raise InputError(f"{source}: required column(s) {missing} missing; the data contract's "
+                         f"{table} table needs {sorted(required)} (see the README's data contract)")
+    columns, problems = [], []
+    for name, duck_type in types.items():
+        spark_type = _SPARK_TYPES.get(duck_type.upper(), "string")
+        if name == "customer_key" and (derive_key or name not in present):
+            columns.append(F.xxhash64(F.trim(F.col("customer_id").cast("string"))).alias(name))
+            continue
+        if name not in present:
+            columns.append(F.lit(None).cast(spark_type).alias(name))
+            continue
+        raw = F.col(f"`{name}`")
+        value = F.trim(raw.cast("string")) if spark_type == "string" and name in required else raw
+        typed = value.try_cast(spark_type)
+        columns.append(typed.alias(name))
+        if name in required:
+            empty = raw.isNull() | (F.trim(raw.cast("string")) == F.lit(""))
+            problems.append(F.when(empty, F.lit(f"{name}: a required value is empty")))
+            problems.append(F.when(~empty & typed.isNull(), F.lit(f"{name}: not a valid {spark_type}")))
+        else:
+            bad_value = raw.isNotNull() & typed.isNull()
+            problems.append(F.when(bad_value, F.lit(f"{name}: not a valid {spark_type}")))
+    checked = frame.withColumn(REASON, F.concat_ws("; ", *problems))
+    good = checked.where(F.col(REASON) == F.lit("")).select(*columns)
+    bad = checked.where(F.col(REASON) != F.lit(""))
+    return good, bad
+
+
+def _check_keys(customers: DataFrame, folder: Any) -> None:
+    """Derived keys must be unique per customer (a 64-bit hash collision is not assumed away)."""
+    from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
+
+    from crm_analytics.errors import InputError
+
+    row = customers.agg(F.countDistinct("customer_id").alias("ids"),
+                        F.countDistinct("customer_key").alias("keys")).collect()[0]
+    if row["ids"] != row["keys"]:
+        raise InputError(f"{folder}: two customer_ids share a hashed customer_key; add a customer_key "
+                         "column (a unique integer per customer, the same in every table) to the tables")
 
 
 def _read_delta(spark: SparkSession, path: Path) -> DataFrame:

@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from crm_analytics.errors import InputError
-from crm_analytics.store.sampling import PER_CUSTOMER_TABLES, store_from_arrow
+from crm_analytics.spark.engine import SCORED_TABLES
+from crm_analytics.store.sampling import store_from_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -60,7 +61,7 @@ def by_customer(frames: dict[str, DataFrame], partitions: int) -> DataFrame:
     Parameters
     ----------
     frames : dict of str to pyspark.sql.DataFrame
-        Tables of :data:`~crm_analytics.store.sampling.PER_CUSTOMER_TABLES` (others
+        Tables of :data:`~crm_analytics.spark.engine.SCORED_TABLES` (others
         are ignored), e.g. :func:`crm_analytics.spark.engine.register_tables`'s result;
         ``customers`` is required.
     partitions : int
@@ -79,7 +80,7 @@ def by_customer(frames: dict[str, DataFrame], partitions: int) -> DataFrame:
     if "customers" not in frames:
         raise InputError("by_customer: the customers table is required")
     parts = []
-    for table in PER_CUSTOMER_TABLES:
+    for table in SCORED_TABLES:
         frame = frames.get(table)
         if frame is None:
             continue

@@ -57,6 +57,7 @@ __all__ = ["SparkRunResult", "latest_run", "read_scores", "score_run"]
 SCORES = "customer_scores"
 RUNS = "runs"
 RESULTS = "results"
+REJECTS = "rejects"
 #: Fewest customers with purchases the CLV model is fitted on (as the DuckDB run's clv step).
 MIN_CLV_CUSTOMERS = 20
 
@@ -75,6 +76,9 @@ class SparkRunResult:
     steps: list[str] = field(default_factory=list)
     params: dict[str, float] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: Input rows left out (an empty required column, a value of the wrong type), per table;
+    #: kept with their reason in ``<output>/rejects/<table>/run_id=<id>/``.
+    rejected: dict[str, int] = field(default_factory=dict)
     churn_scorer: str = ""
     n_segments: int = 0
     message: str = ""
@@ -146,8 +150,9 @@ def _remove_unmarked(output: Path) -> list[str]:
     marked = {m.get("run_id") for m in _markers(output)}
     removed = []
     folders = [output / SCORES]
-    if (output / RESULTS).is_dir():
-        folders += [f for f in (output / RESULTS).iterdir() if f.is_dir()]
+    for parent in (output / RESULTS, output / REJECTS):
+        if parent.is_dir():
+            folders += [f for f in parent.iterdir() if f.is_dir()]
     for folder in folders:
         if folder.is_dir():
             for part in folder.glob("run_id=*"):
@@ -159,9 +164,24 @@ def _remove_unmarked(output: Path) -> list[str]:
 
 def _remove_run_files(output: Path, run_id: str) -> None:
     shutil.rmtree(output / SCORES / f"run_id={run_id}", ignore_errors=True)
-    if (output / RESULTS).is_dir():
-        for folder in (output / RESULTS).iterdir():
-            shutil.rmtree(folder / f"run_id={run_id}", ignore_errors=True)
+    for parent in (output / RESULTS, output / REJECTS):
+        if parent.is_dir():
+            for folder in parent.iterdir():
+                shutil.rmtree(folder / f"run_id={run_id}", ignore_errors=True)
+
+
+def _keep_rejects(spark: SparkSession, rejects: dict[str, Any], output: Path, run_id: str) -> dict[str, int]:
+    """Write the input rows left out, with their reason, per table; their counts."""
+    counts = {}
+    for table, rows in rejects.items():
+        folder = output / REJECTS / table / f"run_id={run_id}"
+        rows.write.mode("error").parquet(str(folder))
+        n = int(spark.read.parquet(str(folder)).count())
+        if n:
+            counts[table] = n
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return counts
 
 
 def _fraction(value: Any) -> float:
@@ -349,8 +369,9 @@ def score_run(
     if partitions is not None and (isinstance(partitions, bool) or not isinstance(partitions, int)
                                    or partitions < 1):
         raise InputError(f"partitions must be a whole number >= 1; got {partitions!r}")
+    rejects: dict[str, Any] = {}
     try:
-        frames = register_tables(spark, input)
+        frames = register_tables(spark, input, rejects=rejects)
     except FileNotFoundError as exc:
         raise InputError(f"{exc}") from None
     day = to_date(as_of, "as_of") if as_of is not None else _default_as_of(spark)
@@ -378,6 +399,7 @@ def score_run(
             spark.createDataFrame(profiles_frame(segmenter, run_id)).write.mode("error").parquet(
                 str(results / "needs_profiles" / f"run_id={run_id}"))
         result.customers = int(spark.read.parquet(str(target)).count())
+        result.rejected = _keep_rejects(spark, rejects, output, run_id)
     except InputError:
         _remove_run_files(output, run_id)
         raise

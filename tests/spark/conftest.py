@@ -88,10 +88,19 @@ def duck_store():
 
 
 @pytest.fixture(scope="session")
-def spark_tables(spark, duck_store, tmp_path_factory):
-    """The store's tables as Parquet, registered as Spark views."""
+def spark_folder(duck_store, tmp_path_factory):
+    """The store's tables as Parquet."""
     from crm_analytics.spark import engine
 
     folder = tmp_path_factory.mktemp("spark_tables")
     engine.export_store(duck_store, folder)
-    return engine.register_tables(spark, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def spark_tables(spark, spark_folder):
+    """The store's tables registered as Spark views, again for each module (a scoring run
+    registers the tables it reads under the same names in the one session)."""
+    from crm_analytics.spark import engine
+
+    return engine.register_tables(spark, spark_folder)

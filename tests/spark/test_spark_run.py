@@ -119,3 +119,58 @@ def test_a_delta_table_without_delta_spark_is_a_clear_input_error(spark, tables,
     assert run.latest_run(tmp_path / "out") is None
     assert main(["score", "--engine", "spark", "--input", str(folder), "--output", str(tmp_path / "out"),
                  "--as-of", AS_OF.isoformat()]) == 2
+
+
+def test_contract_parquet_from_elsewhere_is_conformed_and_bad_rows_kept(spark, tables, tmp_path):
+    """Files another system wrote: no customer_key, other types, extra columns, bad rows."""
+    import pandas as pd
+
+    from crm_analytics.spark import engine, run
+
+    other = tmp_path / "other"
+    other.mkdir()
+    for table in ("customers", "transactions", "tickets", "survey_responses", "customer_attributes"):
+        frame = pd.read_parquet(tables / f"{table}.parquet")
+        frame = frame.drop(columns=["customer_key"], errors="ignore")
+        frame["exported_by"] = "crm-x"  # not in the contract: dropped
+        if table == "transactions":
+            frame["amount"] = frame["amount"].astype(float).map(lambda v: f"{v:.4f}")  # text money
+            frame["transaction_date"] = frame["transaction_date"].dt.strftime("%Y-%m-%d %H:%M:%S")
+            frame["customer_id"] = " " + frame["customer_id"]  # padded ids are trimmed
+            bad = frame.iloc[:2].copy()
+            bad["transaction_id"] = ["BAD1", "BAD2"]
+            bad.loc[bad.index[0], "customer_id"] = "  "
+            bad.loc[bad.index[1], "amount"] = "twelve"
+            frame = pd.concat([frame, bad], ignore_index=True)
+        frame.to_parquet(other / f"{table}.parquet", index=False)
+    clean = run.score_run(spark, tables, tmp_path / "clean", as_of=AS_OF, run_id="clean")
+    result = run.score_run(spark, other, tmp_path / "other_out", as_of=AS_OF, run_id="other")
+    assert result.rejected == {"transactions": 2} and clean.rejected == {}
+    kept = pd.read_parquet(tmp_path / "other_out" / "rejects" / "transactions" / "run_id=other")
+    assert sorted(kept["transaction_id"]) == ["BAD1", "BAD2"]
+    assert sorted(kept["reject_reason"]) == ["amount: not a valid decimal(18,4)",
+                                             "customer_id: a required value is empty"]
+    def scores(folder):
+        return engine.to_pandas(run.read_scores(spark, folder)).set_index("customer_id").sort_index()
+
+    want, got = scores(tmp_path / "clean"), scores(tmp_path / "other_out")
+    assert got.index.tolist() == want.index.tolist()
+    for column in ("clv", "p_alive", "net_spend_365d"):
+        np.testing.assert_allclose(got[column].to_numpy(float), want[column].to_numpy(float), rtol=1e-9)
+    for column in ("rfm_segment", "value_tier", "size_segment", "needs_segment_name"):
+        assert got[column].astype(object).tolist() == want[column].astype(object).tolist()
+
+
+def test_a_table_without_a_required_column_names_file_and_column(spark, tables, tmp_path):
+    import pandas as pd
+
+    from crm_analytics.spark import run
+
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    pd.read_parquet(tables / "customers.parquet").to_parquet(folder / "customers.parquet")
+    pd.read_parquet(tables / "transactions.parquet").drop(columns=["amount"]).to_parquet(
+        folder / "transactions.parquet")
+    with pytest.raises(InputError, match=r"transactions.parquet: required column\(s\) \['amount'\] missing"):
+        run.score_run(spark, folder, tmp_path / "out", as_of=AS_OF)
+    assert run.latest_run(tmp_path / "out") is None
