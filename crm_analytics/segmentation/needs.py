@@ -1131,16 +1131,7 @@ def save_profiles(
     if not isinstance(run_id, str) or not run_id:
         raise InputError(f"save_profiles: run_id must be a non-empty str. Got {run_id!r} instead.")
     created = created_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    features = [c for c in centroids.columns if c not in _META_COLUMNS]
-    params = {
-        "run_id": run_id,
-        "created_at": created,
-        "segment_id": [int(i) for i in centroids.index],
-        "name": [str(n) for n in centroids["name"]],
-        "n_customers": [int(n) for n in centroids["n_customers"]],
-        "centroid": [json.dumps({c: float(row[c]) for c in features}, sort_keys=True)
-                     for _, row in centroids.iterrows()],
-    }
+    params = {"run_id": run_id, "created_at": created, **profile_rows(centroids)}
     # No transaction of our own: the pipeline calls this inside its run transaction. A
     # new run_id is written by the single INSERT; re-saving a run_id replaces its rows.
     store.execute(_PROFILE_DDL)
@@ -1162,11 +1153,36 @@ def load_profiles(store: Any, run_id: str | None = None) -> pd.DataFrame | None:
     if not store.has_table(PROFILE_TABLE):
         return None
     rows = store.sql(load_query("segmentation/sql/needs_profiles.sql"), {"run_id": run_id})
-    if rows.empty:
+    out = profiles_from_rows(rows)
+    if out is not None:
+        out.attrs.update({"run_id": str(rows["run_id"].iloc[0]),
+                          "created_at": str(rows["created_at"].iloc[0])})
+    return out
+
+
+def profile_rows(centroids: pd.DataFrame) -> dict[str, list[Any]]:
+    """A segmenter's ``centroids_`` as the columns of ``needs_segment_profiles`` rows.
+
+    ``segment_id``, ``name``, ``n_customers`` and ``centroid`` (JSON ``{feature: value}``);
+    what :func:`save_profiles` stores (with the run id and time) and the Spark run writes.
+    """
+    features = [c for c in centroids.columns if c not in _META_COLUMNS]
+    return {
+        "segment_id": [int(i) for i in centroids.index],
+        "name": [str(n) for n in centroids["name"]],
+        "n_customers": [int(n) for n in centroids["n_customers"]],
+        "centroid": [json.dumps({c: float(row[c]) for c in features}, sort_keys=True)
+                     for _, row in centroids.iterrows()],
+    }
+
+
+def profiles_from_rows(rows: pd.DataFrame) -> pd.DataFrame | None:
+    """Rows of :func:`profile_rows` back as :func:`load_profiles` gives them (None if empty)."""
+    if rows is None or rows.empty:
         return None
+    rows = rows.sort_values("segment_id")
     centroids = pd.DataFrame([json.loads(c) for c in rows["centroid"]], index=rows["segment_id"])
     out = rows.set_index("segment_id")[["name", "n_customers"]].join(centroids)
     out.index = out.index.astype("int64")
     out.index.name = "segment_id"
-    out.attrs.update({"run_id": str(rows["run_id"].iloc[0]), "created_at": str(rows["created_at"].iloc[0])})
     return out

@@ -400,28 +400,16 @@ def segments_step(parts: DataFrame, *, n_segments: Any = "auto", seed: int = 0,
 
 def profiles_frame(segmenter: Any, run_id: str) -> pd.DataFrame:
     """The needs segment profiles of a run, as the DuckDB store keeps them (``needs_segment_profiles``)."""
-    centroids = segmenter.centroids_
-    features = [c for c in centroids.columns if c not in ("name", "n_customers")]
-    return pd.DataFrame({
-        "run_id": run_id,
-        "segment_id": [int(i) for i in centroids.index],
-        "name": [str(n) for n in centroids["name"]],
-        "n_customers": [int(n) for n in centroids["n_customers"]],
-        "centroid": [json.dumps({c: float(row[c]) for c in features}, sort_keys=True)
-                     for _, row in centroids.iterrows()],
-    })
+    from crm_analytics.segmentation.needs import profile_rows
+
+    return pd.DataFrame({"run_id": run_id, **profile_rows(segmenter.centroids_)})
 
 
 def profiles_from_frame(rows: pd.DataFrame) -> pd.DataFrame | None:
     """:func:`profiles_frame` rows back as ``load_profiles`` gives them (for alignment)."""
-    if rows is None or rows.empty:
-        return None
-    rows = rows.sort_values("segment_id")
-    centroids = pd.DataFrame([json.loads(c) for c in rows["centroid"]], index=rows["segment_id"])
-    out = rows.set_index("segment_id")[["name", "n_customers"]].join(centroids)
-    out.index = out.index.astype("int64")
-    out.index.name = "segment_id"
-    return out
+    from crm_analytics.segmentation.needs import profiles_from_rows
+
+    return profiles_from_rows(rows)
 
 
 def _segmenter_bytes(segmenter: Any) -> bytes:
