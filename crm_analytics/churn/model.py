@@ -46,6 +46,7 @@ from crm_analytics.churn.evaluation import (
     grade,
 )
 from crm_analytics.churn.features import (
+    BTYD_FEATURES,
     CATEGORICAL_FEATURES,
     FeatureBuild,
     _btyd_features,
@@ -1288,7 +1289,7 @@ def score(model: ChurnModel, store: Any, as_of: Any, *, reasons: bool = True,
     n_active = int(store.sql(load_query("churn/sql/active_count.sql"), params)["n_active"].iloc[0])
     parts = -(-n_active // size)
     if parts <= 1 or (scorer == "bgnbd" and not model.uses_clv_):
-        return _score_part(model, store, day, reasons, scorer)
+        return score_part(model, store, day, reasons=reasons, scorer=scorer)
     # Customer batches: each a disjoint hash part of the customers copied into memory
     # with all its rows, scored by the unchanged feature code; the BG/NBD model behind
     # the BTYD features and the CLV is fitted once on every customer, as unbatched.
@@ -1303,13 +1304,42 @@ def score(model: ChurnModel, store: Any, as_of: Any, *, reasons: bool = True,
     frames = []
     for part in range(parts):
         with customer_part(store, part, parts, seed=model.random_state or 0) as sub:
-            frames.append(_score_part(model, sub, day, reasons, scorer, fitted, clv_all))
+            frames.append(score_part(model, sub, day, reasons=reasons, scorer=scorer, btyd=fitted,
+                                     clv=clv_all))
     return pd.concat(frames).sort_index()
 
 
-def _score_part(model: ChurnModel, store: Any, as_of: dt.date, reasons: bool, scorer: str,
-                btyd_fitted: Any = None, clv_all: pd.Series | None = None) -> pd.DataFrame:
-    """:func:`score` on one store (a whole store or one batch of its customers)."""
+def btyd_inputs(model: ChurnModel, bgnbd: Any, summary: pd.DataFrame) -> tuple[Any, pd.Series]:
+    """The BTYD features and the CLV of the customers of ``summary``, from a shared BG/NBD model.
+
+    What :func:`score` computes once for every customer before scoring a large store
+    in hash parts -- here from a BG/NBD model fitted elsewhere on every customer (the
+    Spark run fits it on the driver) and the BTYD summary of some of them.
+
+    Returns
+    -------
+    (btyd, clv)
+        ``btyd`` for :func:`score_part` and ``clv`` (365 days, 10 % a year), both for
+        the customers of ``summary``.
+    """
+    values = pd.DataFrame(np.nan, index=summary.index, columns=list(BTYD_FEATURES))
+    values["btyd_p_alive"] = np.asarray(bgnbd.probability_alive(summary), dtype=float)
+    values["btyd_expected_purchases"] = np.asarray(
+        bgnbd.expected_purchases(summary, horizon_days=model.horizon_days), dtype=float)
+    clv = pd.Series(model._clv_values(SimpleNamespace(clv_model=bgnbd, rfm=summary), summary.index),
+                    index=summary.index)
+    return (values, bgnbd, summary), clv
+
+
+def score_part(model: ChurnModel, store: Any, as_of: dt.date, *, reasons: bool = True,
+               scorer: str = "model", btyd: Any = None, clv: pd.Series | None = None) -> pd.DataFrame:
+    """:func:`score` on one store: a whole store, or one hash part of a larger one.
+
+    A part is scored as part of the whole when ``btyd`` and ``clv`` come from a BG/NBD
+    model fitted on every customer (:func:`btyd_inputs`); without them the part's own
+    customers fit it. Used by :func:`score` and by the Spark run's per-partition task.
+    """
+    btyd_fitted, clv_all = btyd, clv
     build = model._features(store, as_of, btyd_fitted)
     model._check_columns(build.frame)
     prepared = model._prepare(build.frame)

@@ -30,10 +30,8 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from crm_analytics.clv.model import CLVModel, customer_value_scores
@@ -174,24 +172,18 @@ class CustomerTask:
 
     def _churn(self, store: Any, day: dt.date, summary: pd.DataFrame,
                run_clv: pd.Series | None) -> pd.DataFrame:
-        from crm_analytics.churn.model import _score_part
+        from crm_analytics.churn.model import btyd_inputs, score_part
 
         model = churn_model_from_bytes(self.churn_model)
-        fitted = clv_all = None
+        btyd = clv_all = None
         if model.uses_clv_ and self.btyd_model is not None and len(summary):
             # As churn.score does for one hash part of a large store: the BG/NBD model
             # behind the BTYD features is the one fitted on every customer.
-            bgnbd = CLVModel.from_dict(json.loads(self.btyd_model))
-            values = pd.DataFrame(index=summary.index)
-            values["btyd_p_alive"] = np.asarray(bgnbd.probability_alive(summary), dtype=float)
-            values["btyd_expected_purchases"] = np.asarray(
-                bgnbd.expected_purchases(summary, horizon_days=model.horizon_days), dtype=float)
-            fitted = (values, bgnbd, summary)
-            clv_all = pd.Series(model._clv_values(SimpleNamespace(clv_model=bgnbd, rfm=summary),
-                                                  summary.index), index=summary.index)
+            btyd, clv_all = btyd_inputs(model, CLVModel.from_dict(json.loads(self.btyd_model)), summary)
         if not _has_active(store, day, model.active_days):
             return pd.DataFrame(columns=list(CHURN_COLUMNS))
-        scores = _score_part(model, store, day, self.reasons, self.churn_scorer, fitted, clv_all)
+        scores = score_part(model, store, day, reasons=self.reasons, scorer=self.churn_scorer,
+                            btyd=btyd, clv=clv_all)
         scores.index = scores.index.astype(str)
         if run_clv is not None:
             # As the run's churn step: revenue at risk on the run's own CLV.
