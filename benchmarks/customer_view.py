@@ -13,11 +13,13 @@ CSAT answers for one in three, and one full scoring run. Then, all on this machi
    held open, as the web app holds it while requests come);
 2. ``find_customers`` by e-mail (upper case, with spaces), by phone (re-formatted:
    ``00`` prefix, digits in threes), by name (first and last name, lower case) and by id;
-3. a bounded load test on loopback: ``crm-analytics serve`` in its own process and
-   ``--clients`` threads sending requests back to back for ``--seconds`` (60 % JSON
-   views, 20 % card pages, 20 % searches), then the same while a scoring run (all steps
-   but churn, ``force``) computes and commits in another process: latencies, failed
-   requests, and whether the app showed the new run afterwards.
+3. a bounded load test on loopback: ``crm-analytics serve`` (``--workers``) in its own
+   process and ``--clients`` threads sending requests back to back, or ``--think``
+   seconds apart, for ``--seconds`` (60 % JSON views, 20 % card pages, 20 % searches),
+   then the same while a scoring run (all steps but churn, ``force``) computes and
+   commits in another process: latencies, failed requests, the first request after
+   the commit, and how long after the run the app showed it (its custom segments are
+   computed in the background meanwhile).
 
 Targets (issue "Single customer view", for 1,000,000 customers): a view <= 50 ms median
 and <= 150 ms p95 warm; a search by e-mail or phone <= 50 ms median; 20 clients for
@@ -138,20 +140,44 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen:
-    server = subprocess.Popen([sys.executable, "-m", "crm_analytics.cli", "serve", "--db", str(db),
-                               "--port", str(port)], stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
+def _get(port: int, path: str, timeout: float = 120) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def start_server(db: Path, port: int, workers: int | None, probe: str) -> subprocess.Popen:
+    """``crm-analytics serve`` in its own process, once it answers a customer page."""
+    command = [sys.executable, "-m", "crm_analytics.cli", "serve", "--db", str(db), "--port", str(port)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    t = time.monotonic()
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    deadline = t + 120
     while time.monotonic() < deadline:
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/")
-            if conn.getresponse().status == 200:
-                return server
+            if _get(port, "/", timeout=5)[0] == 200:
+                break
         except OSError:
             time.sleep(0.2)
-    server.kill()
-    raise SystemExit("the server did not start")
+    else:
+        server.kill()
+        raise SystemExit("the server did not start")
+    up = time.monotonic() - t
+    status = _get(port, f"/api/customers/{urllib.parse.quote(probe, safe='')}")[0]
+    print(f"server ({workers or 'default'} workers) answered / after {up:.1f} s and its first "
+          f"customer page (status {status}, custom segments computed) after "
+          f"{time.monotonic() - t:.1f} s", flush=True)
+    return server
+
+
+def shown_run(port: int, cid: str) -> str | None:
+    status, body = _get(port, f"/api/customers/{urllib.parse.quote(cid, safe='')}")
+    return json.loads(body)["run"]["run_id"] if status == 200 else None
 
 
 class Load:
@@ -279,13 +305,12 @@ print(json.dumps({"run_id": result.run_id, "started": t, "finished": end,
 
 
 def load_test(db: Path, folder: Path, q: dict[str, list[str]], clients: int, seconds: float,
-              seed: int, think: float) -> None:
+              seed: int, think: float, workers: int | None) -> None:
     port = free_port()
-    server = start_server(db, port)
+    server = start_server(db, port, workers, q["id"][0])
     try:
-        # Warm up: the server computes the custom segments of the run at start-up (seconds
-        # on a busy machine); the first requests wait for it.
-        warm = Load(port, q, 2, seed + 2)
+        # Warm up: connections, caches, every worker's custom segments.
+        warm = Load(port, q, 4, seed + 2)
         warm.run(lambda: time.sleep(5))
         pace = f"{think:g} s between requests on average" if think else "back to back"
         print(f"\nload test: {clients} clients on 127.0.0.1:{port}, {pace}, {seconds:.0f} s quiet",
@@ -315,7 +340,13 @@ def load_test(db: Path, folder: Path, q: dict[str, list[str]], clients: int, sec
                 print(err[-2000:])
                 raise SystemExit("the scoring run failed")
             child.update(json.loads(out.strip().splitlines()[-1]))
-            time.sleep(max(2.0, seconds - child["wall_s"]))  # at least `seconds` of load in all
+            # Until the app shows the new run (its custom segments computed in the background
+            # meanwhile, pages showing the previous run), then at least `seconds` of load in all.
+            deadline = time.monotonic() + 300
+            while shown_run(port, q["id"][0]) != child["run_id"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+            child["shown_after_s"] = time.time() - child["finished"]
+            time.sleep(max(2.0, seconds - (time.time() - child["started"])))
 
         busy.run(during_run)
         w = watch[0]
@@ -332,10 +363,16 @@ def load_test(db: Path, folder: Path, q: dict[str, list[str]], clients: int, sec
         busy.report("all")
         busy.report(f"requests sent from 1 s before its reading ended to 1 s after its write "
                     f"({around[1] - around[0]:.1f} s)", since=around[0], before=around[1])
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", f"/api/customers/{urllib.parse.quote(q['id'][0], safe='')}")
-        shown = json.loads(conn.getresponse().read())["run"]["run_id"]
-        print(f"  after the run the app shows run {shown} "
+        committed = around[1] - 1
+        after = sorted((r for r in busy.records if r[0] >= committed), key=lambda r: r[0])
+        if after:
+            first = after[0]
+            print(f"  first request after the commit: {first[1] * 1000:.0f} ms (status {first[2]})")
+        busy.report("requests sent in the 15 s after the commit (new run's custom segments "
+                    "computed meanwhile)", since=committed, before=committed + 15)
+        shown = shown_run(port, q["id"][0])
+        print(f"  the app showed the new run {child['shown_after_s']:.1f} s after the run finished; "
+              f"now it shows run {shown} "
               f"({'the new run' if shown == child['run_id'] else 'NOT the new run'})")
     finally:
         server.terminate()
@@ -351,6 +388,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load phase")
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean pause of a client between two requests (default 0: back to back)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes of the app (default: serve's default)")
     parser.add_argument("--no-load-test", action="store_true")
     parser.add_argument("--load-test-only", action="store_true", help="skip the warm-process timings")
     parser.add_argument("--fresh", action="store_true", help="rebuild the cached store")
@@ -371,7 +410,7 @@ def main() -> None:
         for label, seconds in warm_process(db, q, args.samples).items():
             print(f"  {label:<32} {_stats(seconds)}", flush=True)
     if not args.no_load_test:
-        load_test(db, folder, q, args.clients, args.seconds, args.seed, args.think)
+        load_test(db, folder, q, args.clients, args.seconds, args.seed, args.think, args.workers)
 
 
 if __name__ == "__main__":

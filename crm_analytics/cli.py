@@ -387,6 +387,8 @@ def _add_customer_parsers(sub: Any) -> None:
     p.add_argument("--token", default=None, type=_text,
                    help="access token every request must carry (default: $CRM_ANALYTICS_TOKEN; "
                         "prefer the variable: a command line is visible to other users)")
+    p.add_argument("--workers", type=_int_at_least(1, 16), default=None,
+                   help="worker processes (default: one per core, at most 2)")
     _verbosity(p)
 
 
@@ -730,7 +732,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     token = args.token if args.token is not None else (os.environ.get(ENV_TOKEN) or None)
     check_bind(args.host, token)
     path = _db_path(args)
-    serve(path, host=args.host, port=args.port, token=token,
+    serve(path, host=args.host, port=args.port, token=token, workers=args.workers,
           log_level="debug" if args.verbose else "warning",
           ready=lambda url: print(f"serving {url} (read-only: {path}); Ctrl-C stops", flush=True))
     return 0

@@ -4,7 +4,8 @@
 part, each filtered on the customer's ``customer_key``, so it reads only that
 customer's row groups) and that customer's row of ``customer_scores`` from the
 run it shows, all on one connection: the parts come from one snapshot of the
-store, never a mix of two runs.
+store, never a mix of two runs. Small parts are read as plain rows: a DataFrame per
+query and pandas operations on a handful of rows cost more than the queries.
 
 Which date, which run
 ---------------------
@@ -23,9 +24,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import os
+import subprocess
+import sys
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +53,8 @@ from crm_analytics.store.score_columns import score_column_names
 __all__ = ["CONTACT_HISTORY_COLUMNS", "DUE_SOON_HOURS", "PARTS", "CustomerView",
            "UnknownCustomerError", "ViewContext", "customer_view", "view_context"]
 
+log = logging.getLogger(__name__)
+
 #: The parts of a view, in the order the card shows them.
 PARTS: tuple[str, ...] = ("profile", "value", "churn", "segments", "transactions", "tickets",
                           "satisfaction", "contact_history", "next_best_action")
@@ -66,6 +73,13 @@ _VALUE_SCORES = ("clv", "revenue_potential", "revenue_potential_code", "p_alive"
                  "expected_purchases", "growth_rate")
 _CHURN_SCORES = ("churn_probability", "risk_band", "revenue_at_risk")
 _SEGMENT_SCORES = ("size_segment", "needs_segment", "needs_segment_name", "rfm_segment", "value_tier")
+# The output columns of customers/sql/customer_{transactions,tickets,answers}.sql.
+_TRANSACTION_COLUMNS = ("transaction_id", "transaction_date", "amount", "is_refund", "quantity",
+                        "product_category", "channel")
+_TICKET_COLUMNS = ("ticket_id", "opened_at", "status", "first_response_at", "resolved_at", "priority",
+                   "category", "channel", "sla_hours", "sla_status", "hours_to_deadline", "is_complaint",
+                   "reopened")
+_ANSWER_COLUMNS = ("response_id", "responded_at", "survey", "item", "score", "scale_min", "scale_max")
 
 
 class UnknownCustomerError(InputError):
@@ -194,16 +208,7 @@ def _value(row: pd.Series | dict[str, Any], name: str) -> Any:
 
 
 # -- the run and its custom segments ----------------------------------------------------------
-def _view_run(store: Store, as_of: dt.date | None) -> dict[str, Any] | None:
-    """The run a view shows (module docstring), with its config parsed; None without one."""
-    if as_of is None:
-        try:
-            rid = latest_run_id(store)
-        except InputError:
-            return None
-        rows = store.sql(load_query("customers/sql/run_meta.sql"), {"run_id": rid})
-    else:
-        rows = store.sql(load_query("customers/sql/view_run.sql"), {"as_of": as_of})
+def _run_row(rows: pd.DataFrame) -> dict[str, Any] | None:
     if rows.empty:
         return None
     run = rows.iloc[0].to_dict()
@@ -216,55 +221,147 @@ def _view_run(store: Store, as_of: dt.date | None) -> dict[str, Any] | None:
     return run
 
 
+def _view_run(store: Store, as_of: dt.date | None) -> dict[str, Any] | None:
+    """The run a view shows (module docstring), with its config parsed; None without one."""
+    if as_of is None:
+        try:
+            rid = latest_run_id(store)
+        except InputError:
+            return None
+        return _run_row(store.sql(load_query("customers/sql/run_meta.sql"), {"run_id": rid}))
+    return _run_row(store.sql(load_query("customers/sql/view_run.sql"), {"as_of": as_of}))
+
+
+def _chosen_run(store: Store, run_id: str, day: dt.date) -> dict[str, Any]:
+    """The successful run ``run_id`` for a view as of ``day``; raises unless it has scores."""
+    found = store.sql(load_query("customers/sql/chosen_run.sql"), {"run_id": run_id, "as_of": day})
+    run = _run_row(found)
+    if run is None:
+        raise InputError(f"run {run_id!r} is not a successful run as of {day} or earlier "
+                         "(crm-analytics runs lists them)")
+    if not bool(run.pop("has_scores")):
+        raise InputError(f"run {run_id!r} has no scores left (pruned: keep_runs)")
+    return run
+
+
 class _SegmentCache:
     """Members of each custom segment per run, computed once per run and set of definitions.
 
     Membership of a rule such as ``clv in top 20%`` depends on every customer's
     scores, so it is computed for all customers at once (one read of the run's
-    scores) and kept for the next views of the same run: a warm process answers
-    from memory. Two runs are kept at most.
+    scores: seconds for a million customers) and kept for the next views of the
+    same run: a warm process answers from memory. Two runs are kept at most.
+
+    :meth:`members` computes in the caller's thread, or (``wait=False``) in a child
+    process of lower priority on a read-only connection of its own, watched by a
+    background thread, so that a web app keeps answering from the run it showed
+    before meanwhile.
     """
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
         self._entries: OrderedDict[tuple, tuple[dict[str, frozenset[str]], list[str]]] = OrderedDict()
+        self._pending: dict[tuple, threading.Event] = {}  # being computed; set when done
         self._lock = threading.Lock()
 
-    def members(self, store: Store, run_id: str) -> tuple[dict[str, frozenset[str]], list[str]]:
-        """(members of each custom segment in the run, notes on segments not evaluated)."""
+    def members(self, store: Store, run_id: str, *, wait: bool = True
+                ) -> tuple[dict[str, frozenset[str]], list[str]] | threading.Event:
+        """(members of each custom segment in the run, notes on segments not evaluated).
+
+        With ``wait=False`` and the members not computed yet: an event set once they
+        are (computed in a child process meanwhile).
+        """
         if not store.has_table("segment_definitions"):  # segmentation.rules.TABLE
             return {}, []
         # Imported here: scikit-learn and plotly come with it, and most views need neither.
-        from crm_analytics.segmentation import list_segments, parse_rule, segment_members
+        from crm_analytics.segmentation import list_segments
 
         definitions = list_segments(store)
         if definitions.empty:
             return {}, []
-        where = os.path.realpath(store.path) if store.path != ":memory:" else f"memory:{id(store)}"
+        memory = store.path == ":memory:"
+        # A run id names one run whichever file holds it (a copy of the store, as the web
+        # app reads, shares the entry); each in-memory store is its own.
+        where = f"memory:{id(store)}" if memory else "file"
         signature = tuple(map(str, definitions[["name", "rule", "updated_at"]].itertuples(index=False)))
         key = (where, run_id, signature)
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None:
-                try:
-                    used = {c.lower() for rule in definitions["rule"] for c in parse_rule(rule).columns}
-                except InputError:  # a stored rule that no longer parses: say so per segment below
-                    used = None
-                scores = _rule_scores(store, run_id, used)
-                members: dict[str, frozenset[str]] = {}
-                problems: list[str] = []
-                for name in definitions["name"]:
-                    try:
-                        members[name] = frozenset(segment_members(store, name, scores))
-                    except InputError as exc:  # a rule on a column this run lacks
-                        problems.append(f"custom segment {name!r} not evaluated: {exc}")
-                entry = (members, problems)
-                self._entries[key] = entry
-                while len(self._entries) > self.size:
-                    self._entries.popitem(last=False)
-            else:
+            if entry is not None:
                 self._entries.move_to_end(key)
-        return entry[0], list(entry[1])
+                return entry[0], list(entry[1])
+            done = self._pending.get(key)
+            mine = done is None
+            if mine:
+                done = self._pending[key] = threading.Event()
+        assert done is not None
+        if mine and (wait or memory):  # an in-memory store has no file to open elsewhere
+            self._compute(store, run_id, definitions, key, done)
+        elif mine:
+            threading.Thread(target=self._compute_apart, args=(store.path, run_id, definitions, key, done),
+                             name="crm-custom-segments", daemon=True).start()
+        if not wait:
+            return done if not done.is_set() else self.members(store, run_id)
+        done.wait()
+        return self.members(store, run_id)
+
+    def _compute(self, store: Store, run_id: str, definitions: pd.DataFrame, key: tuple,
+                 done: threading.Event) -> None:
+        try:
+            self._keep(key, _compute_members(store, run_id, definitions))
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+            done.set()  # on failure too: a waiting caller tries again (and sees the error)
+
+    def _keep(self, key: tuple, entry: tuple[dict[str, frozenset[str]], list[str]]) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def _compute_apart(self, path: str, run_id: str, definitions: pd.DataFrame, key: tuple,
+                       done: threading.Event) -> None:
+        # In a child process of lower priority (segment_child): the work (seconds of pandas
+        # for a million customers) then neither holds this process's GIL nor takes the CPU
+        # from the requests it keeps answering meanwhile.
+        try:
+            rules = definitions[["name", "rule"]].astype(str).to_dict("records")
+            command = [sys.executable, "-m", "crm_analytics.customers.segment_child", path, run_id]
+            child = subprocess.run(command, input=json.dumps(rules), capture_output=True, text=True,
+                                   check=False)
+            if child.returncode != 0:
+                raise InputError(f"the child computing them stopped with code {child.returncode}: "
+                                 f"{child.stderr.strip()[-2000:]}")
+            got = json.loads(child.stdout)
+            self._keep(key, ({name: frozenset(ids) for name, ids in got["members"].items()},
+                             list(got["problems"])))
+        except Exception:  # the next view asks again and meets the error itself
+            log.exception("custom segments of run %s: computing them failed", run_id)
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+            done.set()
+
+
+def _compute_members(store: Store, run_id: str, definitions: pd.DataFrame
+                     ) -> tuple[dict[str, frozenset[str]], list[str]]:
+    """(members of each custom segment in the run, notes on the segments not evaluated)."""
+    from crm_analytics.segmentation import parse_rule, segment_members
+
+    try:
+        used = {c.lower() for rule in definitions["rule"] for c in parse_rule(rule).columns}
+    except InputError:  # a stored rule that no longer parses: say so per segment below
+        used = None
+    scores = _rule_scores(store, run_id, used)
+    members: dict[str, frozenset[str]] = {}
+    problems: list[str] = []
+    for name in definitions["name"]:
+        try:
+            members[name] = frozenset(segment_members(store, name, scores))
+        except InputError as exc:  # a rule on a column this run lacks
+            problems.append(f"custom segment {name!r} not evaluated: {exc}")
+    return members, problems
 
 
 def _rule_scores(store: Store, run_id: str, used: set[str] | None) -> pd.DataFrame:
@@ -295,6 +392,10 @@ class ViewContext:
     Made by :func:`view_context`. It stays valid while nothing writes to the store: a web
     app holding the file open (no writer can commit meanwhile) computes it once and passes
     it to every :func:`customer_view` until it lets the file go.
+
+    ``pending`` is set only by ``view_context(..., wait_for_segments=False)`` while the
+    custom segments of the run are still being computed: an event set when they are
+    (``segment_members`` is empty until then and :func:`customer_view` refuses it).
     """
 
     as_of: dt.date
@@ -305,13 +406,26 @@ class ViewContext:
     currency: str
     segment_members: dict[str, frozenset[str]]
     segment_notes: tuple[str, ...]
+    contacts_recorded: bool = True
+    pending: threading.Event | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def run_id(self) -> str | None:
+        """The id of the run whose scores the views show (None without one)."""
+        return None if self.run is None else str(self.run["run_id"])
+
+    @property
+    def ready(self) -> bool:
+        """True unless the custom segments of the run are still being computed."""
+        return self.pending is None
 
     def custom_segments(self, customer_id: str) -> list[str]:
         """Names of the custom segments holding the customer in this run, sorted."""
         return sorted(n for n, ids in self.segment_members.items() if customer_id in ids)
 
 
-def view_context(store: Store | str | os.PathLike, as_of: Any = None) -> ViewContext:
+def view_context(store: Store | str | os.PathLike, as_of: Any = None, *, run_id: str | None = None,
+                 wait_for_segments: bool = True) -> ViewContext:
     """The date, run and settings shared by the views of ``store`` as of ``as_of``.
 
     ``as_of=None`` is the store's latest day with the latest successful run; a date
@@ -319,19 +433,41 @@ def view_context(store: Store | str | os.PathLike, as_of: Any = None) -> ViewCon
     The members of the custom segments in that run are computed here (once per run
     and set of definitions in a process).
 
+    Parameters
+    ----------
+    store : Store or path
+    as_of : date or str, optional
+        The date of the views (default: the store's latest day).
+    run_id : str, optional
+        Show this successful run's scores instead (as of the date or earlier, with its
+        scores still stored): a web app keeps showing the run it showed before while
+        the custom segments of a newer one are computed.
+    wait_for_segments : bool, default True
+        False: when the custom segments of the run are not computed yet, compute them in
+        a child process (of lower priority) and return at once a context that is not
+        ``ready``.
+
     Examples
     --------
     >>> from crm_analytics import Store
     >>> context = view_context(Store(":memory:"), "2024-06-30")
-    >>> context.as_of, context.run, context.nps_item
-    (datetime.date(2024, 6, 30), None, 'nps')
+    >>> context.as_of, context.run, context.nps_item, context.ready
+    (datetime.date(2024, 6, 30), None, 'nps', True)
     """
     with reading(store) as s:
         day = resolve_as_of(s, as_of)
         if day > dt.date.today():
             raise InputError(f"as_of {day} is in the future; a view shows what is known up to today")
-        run = _view_run(s, None if as_of is None else day)
-        members, notes = _SEGMENTS.members(s, run["run_id"]) if run is not None else ({}, [])
+        if run_id is not None:
+            run = _chosen_run(s, run_id, day)
+        else:
+            run = _view_run(s, None if as_of is None else day)
+        got = _SEGMENTS.members(s, run["run_id"], wait=wait_for_segments) if run is not None else ({}, [])
+        # The store's contact history, looked at once: without any, views skip its query.
+        recorded = s.has_table("contact_history") and bool(
+            int(s.sql(load_query("campaigns/sql/history_size.sql"))["n"].iloc[0]))
+    pending = got if isinstance(got, threading.Event) else None
+    members, notes = ({}, []) if pending is not None else got
     config = run["config"] if run else {}
     thresholds = {"large_employees": int(config.get("large_employees", DEFAULT_THRESHOLDS.large_employees)),
                   "large_revenue": float(config.get("large_revenue", DEFAULT_THRESHOLDS.large_revenue))}
@@ -339,7 +475,39 @@ def view_context(store: Store | str | os.PathLike, as_of: Any = None) -> ViewCon
                        nps_item=str(config.get("nps_item") or "nps"),
                        csat_item=str(config.get("csat_item") or "csat"),
                        currency=str(config.get("currency") or "EUR"),
-                       segment_members=members, segment_notes=tuple(notes))
+                       segment_members=members, segment_notes=tuple(notes),
+                       contacts_recorded=recorded, pending=pending)
+
+
+class _HeldContexts:
+    """View contexts kept per open read-only connection and date.
+
+    While a read-only store holds its file open no writer can commit to it (DuckDB
+    locks the file), so the context of the first view stays true for every later view
+    on that connection: a warm process in ``store.session()`` works it out once. The
+    entries go with their connection (weak references).
+    """
+
+    def __init__(self) -> None:
+        self._by_connection: weakref.WeakKeyDictionary[Any, dict[Any, ViewContext]] = \
+            weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, store: Store, as_of: Any) -> ViewContext:
+        if not store.read_only:  # this very store may write between two views
+            return view_context(store, as_of)
+        key = None if as_of is None else to_date(as_of)
+        with store.connection() as con:  # the held connection (the caller is in a session)
+            with self._lock:
+                known = self._by_connection.get(con, {}).get(key)
+            if known is None:
+                known = view_context(store, as_of)
+                with self._lock:
+                    self._by_connection.setdefault(con, {})[key] = known
+        return known
+
+
+_CONTEXTS = _HeldContexts()
 
 
 # -- the parts ----------------------------------------------------------------------------------
@@ -361,7 +529,28 @@ def _check_limit(name: str, value: Any) -> int:
     return int(value)
 
 
-def _profile(row: pd.Series, day: dt.date, first_purchase: Any) -> dict[str, Any]:
+def _fetch(store: Store, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of a query file as dicts, money (DECIMAL) as float.
+
+    A part of a view holds a handful of rows: plain rows cost a fraction of what a
+    DataFrame per query and pandas operations on it would (most of a view's time).
+    """
+    with store.connection() as con:
+        cursor = con.execute(load_query(name), params)
+        columns = [d[0] for d in cursor.description]
+        money = {i for i, d in enumerate(cursor.description) if str(d[1]).startswith("DECIMAL")}
+        rows = cursor.fetchall()
+    if money:
+        rows = [tuple(float(v) if i in money and v is not None else v for i, v in enumerate(r))
+                for r in rows]
+    return [dict(zip(columns, r, strict=True)) for r in rows]
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame.from_records([tuple(r[c] for c in columns) for r in rows], columns=list(columns))
+
+
+def _profile(row: dict[str, Any], day: dt.date, first_purchase: Any) -> dict[str, Any]:
     created = _value(row, "created_at")
     since = created if created is not None else first_purchase
     tenure = None if since is None else (day - pd.Timestamp(since).date()).days
@@ -373,18 +562,18 @@ def _profile(row: pd.Series, day: dt.date, first_purchase: Any) -> dict[str, Any
     return out
 
 
-def _trend(rows: pd.DataFrame) -> dict[str, Any]:
+def _trend(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Latest answer, the one before it, the change and its direction (rows newest first)."""
-    if rows.empty:
+    if not rows:
         return {"latest": None, "answered_at": None, "previous": None, "change": None,
                 "trend": None, "scale": None, "answers": 0}
-    latest = rows.iloc[0]
+    latest = rows[0]
     lo, hi = float(latest["scale_min"]), float(latest["scale_max"])
     out = {"latest": float(latest["score"]), "answered_at": latest["responded_at"],
            "previous": None, "change": None, "trend": "first answer",
            "scale": f"{lo:g}-{hi:g}", "answers": len(rows)}
     if len(rows) > 1:
-        previous = float(rows.iloc[1]["score"])
+        previous = float(rows[1]["score"])
         change = out["latest"] - previous
         step = TREND_SHARE * (hi - lo)
         out.update(previous=previous, change=change,
@@ -398,43 +587,46 @@ def _nps_class(score: float | None) -> str | None:
     return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
 
 
-def _satisfaction(answers: pd.DataFrame, nps_item: str, csat_item: str, day: dt.date) -> dict[str, Any]:
-    nps = _trend(answers[answers["item"] == nps_item])
+def _satisfaction(answers: list[dict[str, Any]], nps_item: str, csat_item: str,
+                  day: dt.date) -> dict[str, Any]:
+    nps = _trend([a for a in answers if a["item"] == nps_item])
     nps["class"] = _nps_class(nps["latest"])
-    csat = _trend(answers[answers["item"] == csat_item])
+    csat = _trend([a for a in answers if a["item"] == csat_item])
     days_ago = None if nps["answered_at"] is None else (day - pd.Timestamp(nps["answered_at"]).date()).days
     return {"nps": nps, "csat": csat, "nps_item": nps_item, "csat_item": csat_item,
             "nps_days_ago": days_ago}
 
 
-def _ticket_summary(tickets: pd.DataFrame, day: dt.date) -> dict[str, Any]:
-    open_ = tickets["status"] == "open"
-    complaint = tickets["is_complaint"].fillna(False).astype(bool)
-    recent = pd.to_datetime(tickets["opened_at"]) >= pd.Timestamp(cutoff(day)) - pd.Timedelta(days=365)
+def _ticket_summary(tickets: list[dict[str, Any]], day: dt.date) -> dict[str, Any]:
+    since = cutoff(day) - dt.timedelta(days=365)
+    open_ = [t for t in tickets if t["status"] == "open"]
     return {
         "tickets": len(tickets),
-        "open": int(open_.sum()),
-        "open_complaints": int((open_ & complaint).sum()),
-        "complaints_365d": int((complaint & recent).sum()),
-        "sla_breached": int((tickets["sla_status"] == "breached").sum()),
-        "open_breached": int((open_ & (tickets["sla_status"] == "breached")).sum()),
-        "due_soon": int((tickets["sla_status"] == "due_soon").sum()),
-        "reopened": int(tickets["reopened"].fillna(False).astype(bool).sum()),
+        "open": len(open_),
+        "open_complaints": sum(1 for t in open_ if t["is_complaint"]),
+        "complaints_365d": sum(1 for t in tickets if t["is_complaint"] and t["opened_at"] is not None
+                               and t["opened_at"] >= since),
+        "sla_breached": sum(1 for t in tickets if t["sla_status"] == "breached"),
+        "open_breached": sum(1 for t in open_ if t["sla_status"] == "breached"),
+        "due_soon": sum(1 for t in tickets if t["sla_status"] == "due_soon"),
+        "reopened": sum(1 for t in tickets if t["reopened"]),
     }
 
 
-def _totals(years: pd.DataFrame) -> dict[str, Any]:
+def _totals(years: list[dict[str, Any]]) -> dict[str, Any]:
     """Purchase totals over the per-year rows of ``customer_purchases.sql``."""
-    if years.empty:
+    if not years:
         return {"revenue_lifetime": 0.0, "transactions": 0, "revenue_365d": 0.0, "transactions_365d": 0,
                 "refunds": 0, "refund_amount": 0.0, "first_purchase_at": None, "last_purchase_at": None}
     return {
-        "revenue_lifetime": float(years["revenue"].sum()), "transactions": int(years["transactions"].sum()),
-        "revenue_365d": float(years["revenue_365d"].sum()),
-        "transactions_365d": int(years["transactions_365d"].sum()),
-        "refunds": int(years["refunds"].sum()), "refund_amount": float(years["refund_amount"].sum()),
-        "first_purchase_at": years["first_purchase_at"].min(),
-        "last_purchase_at": years["last_purchase_at"].max(),
+        "revenue_lifetime": float(sum(y["revenue"] for y in years)),
+        "transactions": int(sum(y["transactions"] for y in years)),
+        "revenue_365d": float(sum(y["revenue_365d"] for y in years)),
+        "transactions_365d": int(sum(y["transactions_365d"] for y in years)),
+        "refunds": int(sum(y["refunds"] for y in years)),
+        "refund_amount": float(sum(y["refund_amount"] for y in years)),
+        "first_purchase_at": min(y["first_purchase_at"] for y in years),
+        "last_purchase_at": max(y["last_purchase_at"] for y in years),
     }
 
 
@@ -475,7 +667,9 @@ def customer_view(store: Store | str | os.PathLike, customer_id: str, as_of: Any
         answers per survey item (5) listed; totals count them all.
     context : ViewContext, optional
         The date, run and settings from :func:`view_context`, to reuse across many views
-        while the store is not written (a web app does); default: computed here.
+        while the store is not written (a web app does); default: computed here, or
+        kept from an earlier view on the same connection of a read-only store held in
+        ``store.session()`` (no writer can commit while it is held).
 
     Returns
     -------
@@ -528,17 +722,20 @@ def customer_view(store: Store | str | os.PathLike, customer_id: str, as_of: Any
                                                   ("max_answers", max_answers))}
     with reading(store) as s:
         if context is None:
-            context = view_context(s, as_of)
+            context = _CONTEXTS.get(s, as_of)
         elif as_of is not None and to_date(as_of) != context.as_of:
             raise InputError(f"as_of {to_date(as_of)} differs from the context's {context.as_of}; "
                              "pass one of them")
+        if not context.ready:
+            raise InputError("the context's custom segments are still being computed; wait for "
+                             "context.pending, or make it with view_context(..., wait_for_segments=True)")
         day, run = context.as_of, context.run
-        found = s.sql(load_query("customers/sql/customer_profile.sql"),
-                      {"customer_id": cid, "run_id": run["run_id"] if run else None, **context.thresholds})
-        if found.empty:
+        found = _fetch(s, "customers/sql/customer_profile.sql",
+                       {"customer_id": cid, "run_id": context.run_id, **context.thresholds})
+        if not found:
             raise UnknownCustomerError(f"no customer {cid!r} in {s.path}; look the customer up with "
                                        "find_customers (CLI: crm-analytics customer --name ...)")
-        row = found.iloc[0]
+        row = found[0]
         end = cutoff(day)
         created = _value(row, "created_at")
         if created is not None and pd.Timestamp(created) >= pd.Timestamp(end):
@@ -546,32 +743,36 @@ def customer_view(store: Store | str | os.PathLike, customer_id: str, as_of: Any
                                        f"after as_of {day}")
         reference = min(end, dt.datetime.now(dt.UTC).replace(tzinfo=None))
         key = {"customer_key": int(row["customer_key"]), "customer_id": cid, "cutoff": end}
-        years = s.sql(load_query("customers/sql/customer_purchases.sql"),
-                      {**key, "start": end - dt.timedelta(days=365)})
-        transactions = s.sql(load_query("customers/sql/customer_transactions.sql"),
-                             {**key, "limit": limits["max_transactions"]})
-        tickets = s.sql(load_query("customers/sql/customer_tickets.sql"),
-                        {**key, "reference": reference, "due_soon_hours": DUE_SOON_HOURS})
-        answers = s.sql(load_query("customers/sql/customer_answers.sql"),
-                        {**key, "nps_item": context.nps_item, "csat_item": context.csat_item,
-                         "limit": limits["max_answers"]})
-        contacts, contacts_recorded, contacts_note = customer_contacts(s, cid, end)
-    scores = row.to_dict() if _value(row, "scored_run_id") is not None else {}
+        years = _fetch(s, "customers/sql/customer_purchases.sql",
+                       {**key, "start": end - dt.timedelta(days=365)})
+        transactions = _fetch(s, "customers/sql/customer_transactions.sql",
+                              {**key, "limit": limits["max_transactions"]})
+        tickets = _fetch(s, "customers/sql/customer_tickets.sql",
+                         {**key, "reference": reference, "due_soon_hours": DUE_SOON_HOURS})
+        answers = _fetch(s, "customers/sql/customer_answers.sql",
+                         {**key, "nps_item": context.nps_item, "csat_item": context.csat_item,
+                          "limit": limits["max_answers"]})
+        if context.contacts_recorded:
+            contacts, contacts_recorded, contacts_note = customer_contacts(s, cid, end)
+        else:  # what customer_contacts says of a store without contact history, without asking it
+            contacts = pd.DataFrame(columns=list(CONTACT_HISTORY_COLUMNS))
+            contacts_recorded, contacts_note = False, CONTACT_HISTORY_NOTE
+    scores = row if _value(row, "scored_run_id") is not None else {}
     custom = context.custom_segments(cid) if scores else []
     segment_notes = list(context.segment_notes) if scores else []
     purchases = _totals(years)
-    by_year = years[["year", "revenue", "transactions", "refunds"]].reset_index(drop=True)
+    by_year = _frame(years, ("year", "revenue", "transactions", "refunds"))
     nps_item, csat_item = context.nps_item, context.csat_item
-    first = _value(purchases, "first_purchase_at")
+    first = purchases["first_purchase_at"]
     value = {
-        "revenue_365d": float(purchases["revenue_365d"]),
-        "transactions_365d": int(purchases["transactions_365d"]),
-        "revenue_lifetime": float(purchases["revenue_lifetime"]),
-        "transactions": int(purchases["transactions"]),
-        "refunds": int(purchases["refunds"]),
-        "refund_amount": float(purchases["refund_amount"]),
+        "revenue_365d": purchases["revenue_365d"],
+        "transactions_365d": purchases["transactions_365d"],
+        "revenue_lifetime": purchases["revenue_lifetime"],
+        "transactions": purchases["transactions"],
+        "refunds": purchases["refunds"],
+        "refund_amount": purchases["refund_amount"],
         "first_purchase_at": first,
-        "last_purchase_at": _value(purchases, "last_purchase_at"),
+        "last_purchase_at": purchases["last_purchase_at"],
         **{k: _value(scores, k) for k in _VALUE_SCORES},
     }
     reasons = [r for r in (_value(scores, f"reason_{i}") for i in (1, 2, 3)) if r]
@@ -589,11 +790,13 @@ def customer_view(store: Store | str | os.PathLike, customer_id: str, as_of: Any
         marketing_opt_in=profile["marketing_opt_in"],
     )
     return CustomerView(
-        customer_id=cid, as_of=day, run_id=run["run_id"] if run else None,
+        customer_id=cid, as_of=day, run_id=context.run_id,
         run_as_of=run["as_of"] if run else None, currency=context.currency,
         profile=profile, value=value, revenue_by_year=by_year, churn=churn, segments=segments,
-        transactions=transactions, tickets=tickets.head(limits["max_tickets"]).reset_index(drop=True),
-        ticket_summary=summary, satisfaction=satisfaction, survey_answers=answers,
+        transactions=_frame(transactions, _TRANSACTION_COLUMNS),
+        tickets=_frame(tickets[:limits["max_tickets"]], _TICKET_COLUMNS),
+        ticket_summary=summary, satisfaction=satisfaction,
+        survey_answers=_frame(answers, _ANSWER_COLUMNS),
         next_best_action=next_best_action(facts),
         contact_history=contacts, contact_history_note=contacts_note,
         contact_history_recorded=contacts_recorded,

@@ -11,8 +11,8 @@ Routes
 
 Security
 --------
-* The store is opened read-only (:class:`~crm_analytics.web.gate.StoreGate`); nothing
-  is ever written to it.
+* The store is read through read-only snapshots, private copies of the file
+  (:class:`~crm_analytics.web.gate.StoreGate`); nothing is ever written to it.
 * :func:`serve` binds 127.0.0.1 by default and refuses any other address without an
   access token. With a token, **every** request must carry it: ``Authorization: Bearer
   <token>``, or the cookie set after opening ``/?token=<token>`` once (the app then
@@ -26,6 +26,20 @@ Security
   (pages: ``default-src 'none'; style-src 'self'; ...``; dashboards: their own
   inline scripts by hash), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
   no-referrer``, ``X-Frame-Options: DENY`` and ``Cache-Control: no-store``.
+
+Runs
+----
+Customer pages show the latest successful run (:class:`ShownRun`). When a new run
+commits, the custom segments of its customers are computed in a child process of
+lower priority (seconds for a million customers); meanwhile pages keep showing the run shown before,
+all of it: scores and segments of one run, never a mix. A date (``?as_of=``) or the
+app's first pages, with no run ready yet, wait for them.
+
+Workers
+-------
+:func:`serve` runs ``workers`` processes (default :func:`default_workers`: one per core,
+at most two) on one socket, so requests are not queued behind one Python interpreter.
+Each reads its own snapshot of the store (:class:`~crm_analytics.web.gate.StoreGate`).
 """
 
 from __future__ import annotations
@@ -38,6 +52,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -55,22 +70,28 @@ from crm_analytics.core.timeutils import to_date
 from crm_analytics.customers import (
     CustomerView,
     UnknownCustomerError,
+    ViewContext,
     customer_view,
     find_customers,
     view_context,
 )
 from crm_analytics.errors import InputError, StoreBusyError
+from crm_analytics.store import Store
 from crm_analytics.web import pages
 from crm_analytics.web.gate import StoreGate
 from crm_analytics.web.site import DashboardSite
 
-__all__ = ["ENV_TOKEN", "LOOPBACK_HOSTS", "MIN_TOKEN_CHARS", "PAGE_POLICY", "check_bind",
-           "create_app", "serve"]
+__all__ = ["ENV_TOKEN", "LOOPBACK_HOSTS", "MAX_WORKERS", "MIN_TOKEN_CHARS", "PAGE_POLICY", "ShownRun",
+           "app_from_environment", "check_bind", "create_app", "default_workers", "serve"]
 
 log = logging.getLogger(__name__)
 
 #: Environment variable holding the access token (``--token`` wins).
 ENV_TOKEN = "CRM_ANALYTICS_TOKEN"
+# How serve() tells its worker processes the store.
+_ENV_DB = "CRM_ANALYTICS_WEB_DB"
+#: Most worker processes :func:`serve` starts (a worker holds its own caches and connections).
+MAX_WORKERS = 16
 MIN_TOKEN_CHARS = 16
 #: Host names (``Host`` header, without the port) answered without a token.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
@@ -242,6 +263,48 @@ def _limit(request: Request) -> int:
         raise InputError(f"limit {raw!r} is not a whole number") from None
 
 
+class _SegmentsPendingError(Exception):
+    """The custom segments of the run to show are still being computed (in the background)."""
+
+    def __init__(self, done: threading.Event) -> None:
+        super().__init__("custom segments still being computed")
+        self.done = done
+
+
+class ShownRun:
+    """Which run the customer pages show (module docstring, *Runs*).
+
+    The latest successful run once the custom segments of its customers are computed;
+    until then the run shown before. :meth:`context` raises ``_SegmentsPendingError`` when
+    there is none ready (the app's first pages, a date whose run was not shown yet).
+    """
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None  # the run of the pages without a date, shown last
+        self._lock = threading.Lock()
+
+    def context(self, store: Store, as_of: Any) -> tuple[ViewContext, threading.Event | None]:
+        """The context of the views as of ``as_of`` (None: the latest day), and, when it is
+        the run shown before, the event set once the latest run is ready to take over."""
+        latest = view_context(store, as_of, wait_for_segments=False)
+        if latest.ready:
+            if as_of is None:
+                with self._lock:
+                    self.run_id = latest.run_id
+            return latest, None
+        with self._lock:
+            before = self.run_id
+        if as_of is None and before is not None and before != latest.run_id:
+            try:
+                kept = view_context(store, run_id=before, wait_for_segments=False)
+            except InputError:  # no longer there (its scores pruned): wait for the new run
+                kept = None
+            if kept is not None and kept.ready:
+                return kept, latest.pending
+        assert latest.pending is not None
+        raise _SegmentsPendingError(latest.pending)
+
+
 def create_app(db: str | os.PathLike, *, token: str | None = None, check_host: bool | None = None,
                gate: StoreGate | None = None) -> Starlette:
     """The web app over a store file, read-only (module docstring).
@@ -277,6 +340,7 @@ def create_app(db: str | os.PathLike, *, token: str | None = None, check_host: b
     gate_given = gate
     gate = gate or StoreGate(db)
     site = DashboardSite(gate)
+    shown = ShownRun()
     check = (token is None) if check_host is None else check_host
 
     def search(request: Request) -> Response:
@@ -293,10 +357,24 @@ def create_app(db: str | os.PathLike, *, token: str | None = None, check_host: b
     def view_of(request: Request) -> CustomerView:
         raw = request.query_params.get("as_of") or None
         as_of = None if raw is None else to_date(raw)
-        with gate.reading() as store:
-            # The date, the run and the custom segments, worked out once while the file is open.
-            context = gate.memo(("view", as_of), lambda: view_context(store, as_of))
-            return customer_view(store, request.path_params["customer_id"], context=context)
+        deadline = time.monotonic() + gate.busy_timeout
+        while True:
+            with gate.reading() as store:
+                try:
+                    # The date, the run and the custom segments, worked out once per snapshot
+                    # of the store; again once a newer run's segments are ready.
+                    key = ("view", as_of)
+                    context, newer = gate.memo(key, lambda: shown.context(store, as_of))
+                    if newer is not None and newer.is_set():
+                        gate.forget(key)
+                        context, newer = gate.memo(key, lambda: shown.context(store, as_of))
+                except _SegmentsPendingError as pending:
+                    done = pending.done
+                else:
+                    return customer_view(store, request.path_params["customer_id"], context=context)
+            # Waited for outside the gate: the file is not held meanwhile.
+            if not done.wait(max(0.0, deadline - time.monotonic())):
+                raise StoreBusyError("the custom segments of the latest run are still being computed")
 
     def customer(request: Request) -> Response:
         return HTMLResponse(pages.customer_page(view_of(request)))
@@ -347,10 +425,13 @@ def create_app(db: str | os.PathLike, *, token: str | None = None, check_host: b
     own_gate = gate_given is None
 
     def warm_up() -> None:
-        # Imports and the custom-segment members of the latest run, before the first request.
+        # Imports, and the custom-segment members of the latest run started (in the
+        # background, not holding the gate), before the first request.
         try:
             with gate.reading() as store:
-                view_context(store)
+                shown.context(store, None)
+        except _SegmentsPendingError:
+            pass
         except Exception:  # the first request will say what is wrong
             log.debug("warm-up failed", exc_info=True)
 
@@ -382,8 +463,38 @@ def _check_port(host: str, port: int) -> None:
                              "--port (or stop what is using it)") from None
 
 
+def default_workers() -> int:
+    """Worker processes :func:`serve` starts by default: one per core, at most two.
+
+    Two on two cores answered twice the requests of one at the same latency (the
+    benchmark in ``benchmarks/customer_view.py``); more than the cores only queue.
+    """
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _check_workers(workers: Any) -> int:
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise InputError(f"The 'workers' parameter of serve must be an int in the range "
+                         f"[1, {MAX_WORKERS}]. Got {workers!r} instead.")
+    return workers
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process of :func:`serve` (a uvicorn factory).
+
+    The store and the token come from the environment :func:`serve` set.
+    """
+    db = os.environ.get(_ENV_DB)
+    if not db:
+        raise InputError(f"${_ENV_DB} is not set: start the app with crm_analytics.web.serve")
+    return create_app(db, token=os.environ.get(ENV_TOKEN) or None)
+
+
 def serve(db: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
-          *, log_level: str = "warning", ready: Callable[[str], Any] | None = None) -> None:
+          *, workers: int | None = None, log_level: str = "warning",
+          ready: Callable[[str], Any] | None = None) -> None:
     """Serve the web app with uvicorn until interrupted.
 
     Parameters
@@ -395,6 +506,10 @@ def serve(db: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000, toke
     port : int, default 8000
     token : str, optional
         Access token (default ``$CRM_ANALYTICS_TOKEN``); at least 16 characters.
+    workers : int, optional
+        Worker processes (default :func:`default_workers`). With more than one, the
+        store and the token reach them through this process's environment
+        (``$CRM_ANALYTICS_TOKEN`` is set to the token).
     log_level : str, default 'warning'
         uvicorn's log level. Requests are not logged (the addresses hold customer ids).
     ready : callable, optional
@@ -404,13 +519,29 @@ def serve(db: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000, toke
 
     token = token if token is not None else (os.environ.get(ENV_TOKEN) or None)
     check_bind(host, token)
+    n = _check_workers(workers)
     _check_port(host, port)
-    app = create_app(db, token=token)
+    options = {"host": host, "port": port, "log_level": log_level, "access_log": False,
+               "proxy_headers": False, "server_header": False, "timeout_graceful_shutdown": 5}
+    if n == 1:
+        app = create_app(db, token=token)
+        _announce(ready, host, port)
+        try:
+            uvicorn.run(app, **options)
+        finally:
+            app.state.gate.close()
+        return
+    Store(db, read_only=True)  # a file that is not a store is refused here, in one line
+    os.environ[_ENV_DB] = os.fspath(db)
+    if token is None:
+        os.environ.pop(ENV_TOKEN, None)
+    else:
+        os.environ[ENV_TOKEN] = token
+    _announce(ready, host, port)
+    uvicorn.run("crm_analytics.web.app:app_from_environment", factory=True, workers=n, **options)
+
+
+def _announce(ready: Callable[[str], Any] | None, host: str, port: int) -> None:
     if ready is not None:
         shown = f"[{host}]" if ":" in host else host
         ready(f"http://{shown}:{port}/")
-    try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
-                    proxy_headers=False, server_header=False, timeout_graceful_shutdown=5)
-    finally:
-        app.state.gate.close()

@@ -178,3 +178,80 @@ def test_a_port_in_use_is_refused_in_one_line(scored, capsys):
         port = taken.getsockname()[1]
         assert main(["serve", "--db", str(scored.path), "--port", str(port)]) == 2
     assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_pages_keep_the_run_shown_before_while_a_new_runs_segments_are_computed(monkeypatch):
+    import threading
+
+    from crm_analytics.errors import InputError
+    from crm_analytics.web import app as web_app
+
+    def context(run_id, ready=True):
+        return web_app.ViewContext(as_of=None, run={"run_id": run_id}, thresholds={}, nps_item="nps",
+                                   csat_item="csat", currency="EUR", segment_members={}, segment_notes=(),
+                                   pending=None if ready else threading.Event())
+
+    state = {"latest": context("R1"), "kept": context("R1")}
+
+    def fake(store, as_of=None, *, run_id=None, wait_for_segments=True):
+        if run_id is None:
+            return state["latest"]
+        if isinstance(state["kept"], Exception):
+            raise state["kept"]
+        return state["kept"]
+
+    monkeypatch.setattr(web_app, "view_context", fake)
+    shown = web_app.ShownRun()
+    got, newer = shown.context(None, None)
+    assert got.run_id == "R1" and newer is None and shown.run_id == "R1"
+    state["latest"] = context("R2", ready=False)  # a new run committed; its segments not ready
+    got, newer = shown.context(None, None)
+    assert got.run_id == "R1" and newer is state["latest"].pending  # R1, all of it, meanwhile
+    state["kept"] = InputError("run 'R1' has no scores left")
+    with pytest.raises(Exception, match="still being computed"):  # nothing ready to show: wait
+        shown.context(None, None)
+    state["latest"] = context("R2")
+    got, newer = shown.context(None, None)
+    assert got.run_id == "R2" and newer is None and shown.run_id == "R2"
+
+
+def test_workers_are_checked(monkeypatch):
+    from crm_analytics.web import app as web_app
+
+    assert 1 <= web_app.default_workers() <= 2
+    for bad in (0, 17, 1.5, True):
+        with pytest.raises(Exception, match="'workers' parameter of serve"):
+            web_app.serve("nowhere.duckdb", workers=bad)
+    with pytest.raises(SystemExit) as exited:  # argparse: a usage error
+        main(["serve", "--db", "nowhere.duckdb", "--workers", "0"])
+    assert exited.value.code == 2
+
+
+def test_serve_with_two_workers(scored, tmp_path):
+    import http.client
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "crm_analytics.cli", "serve", "--db", str(scored.path),
+                               "--port", str(port), "--workers", "2"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert "serving http://127.0.0.1" in server.stdout.readline()
+        deadline, got = time.monotonic() + 60, None
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.request("GET", f"/api/customers/{EMPTY}")
+                response = conn.getresponse()
+                got = (response.status, json.loads(response.read()))
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert got is not None and got[0] == 200 and got[1]["customer_id"] == EMPTY
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) is not None

@@ -358,3 +358,57 @@ def test_text_card_shows_control_characters_harmlessly():
     store.load("customers", pd.DataFrame({"customer_id": ["E1"], "name": ["Eve \x1b[31mRed\x1b[0m"]}))
     text = str(customer_view(store, "E1", as_of="2024-01-31"))
     assert "\x1b" not in text and "Eve \ufffd[31mRed" in text
+
+
+@slow
+def test_a_held_read_only_store_works_out_the_context_once(scored, monkeypatch):
+    from crm_analytics.customers import view as view_module
+
+    calls = []
+    original = view_module.view_context
+    monkeypatch.setattr(view_module, "view_context", lambda *a, **k: calls.append(a[1:]) or original(*a, **k))
+    store = Store(scored.path, read_only=True)
+    with store.session():  # no writer can commit while the file is held: one context for all views
+        first = customer_view(store, TICKETS_ONLY, AS_OF)
+        customer_view(store, EMPTY, AS_OF)
+        customer_view(store, EMPTY)  # another date: its own context
+    assert len(calls) == 2
+    with store.session():  # a new session may see another state of the file
+        again = customer_view(store, TICKETS_ONLY, AS_OF)
+    assert len(calls) == 3 and again.to_dict() == first.to_dict()
+    customer_view(store, EMPTY, AS_OF)  # the file opened for the call: no reuse either
+    assert len(calls) == 4
+
+
+@slow
+def test_view_context_of_a_chosen_run(store, scored):
+    from crm_analytics.customers import view_context
+
+    context = view_context(store, AS_OF, run_id=scored.run_id)
+    assert context.run_id == scored.run_id and context.ready
+    assert customer_view(store, TICKETS_ONLY, context=context).run_id == scored.run_id
+    with pytest.raises(InputError, match="not a successful run as of 2025-06-30"):
+        view_context(store, "2025-06-30", run_id=scored.run_id)  # a run never shows the future
+    with pytest.raises(InputError, match="'no-such-run'"):
+        view_context(store, run_id="no-such-run")
+
+
+@slow
+def test_custom_segments_computed_in_the_background(scored, tmp_path):
+    import shutil
+
+    from crm_analytics import segmentation
+    from crm_analytics.customers import view_context
+
+    path = tmp_path / "copy.duckdb"
+    shutil.copyfile(scored.path, path)
+    with Store(path) as writable:  # a new definition: members not computed yet in this process
+        segmentation.define_segment(writable, "background test", "region = 'EMEA'")
+    with Store(path, read_only=True) as s, s.session():
+        context = view_context(s, AS_OF, wait_for_segments=False)
+        if not context.ready:  # computed in a thread of its own meanwhile
+            with pytest.raises(InputError, match="still being computed"):
+                customer_view(s, TICKETS_ONLY, context=context)
+            assert context.pending.wait(60)
+            context = view_context(s, AS_OF, wait_for_segments=False)
+        assert context.ready and "background test" in context.segment_members
