@@ -20,6 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@$(BIN)/python tests/ensure_chromium.py || true
+	@$(BIN)/python tests/ensure_java.py || true
 	$(BIN)/python -m pytest -m 'slow or not slow' -n auto --dist loadfile
 
 lint: $(STAMP)
