@@ -124,6 +124,55 @@ class _Snapshot:
                 os.remove(name)
 
 
+#: Prefix of the private folders holding the snapshots, in the system's temporary folder.
+SNAPSHOT_PREFIX = "crm_analytics_web_"
+#: The file in such a folder naming the process that owns it.
+OWNER_FILE = "owner.pid"
+
+
+def sweep_stale_snapshots(parent: str | os.PathLike | None = None) -> list[str]:
+    """Delete snapshot folders whose owning app process is gone (it was killed); their names.
+
+    The copies hold customer data: an app stopped with ``kill -9`` cannot delete its
+    own, so the next app started on the machine does. Only folders of this user whose
+    owner process no longer runs are touched.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> parent = tempfile.mkdtemp()
+    >>> stale = Path(parent, SNAPSHOT_PREFIX + "x")
+    >>> stale.mkdir()
+    >>> _ = Path(stale, OWNER_FILE).write_text("999999999")
+    >>> [Path(p).name for p in sweep_stale_snapshots(parent)]
+    ['crm_analytics_web_x']
+    """
+    parent = Path(parent or tempfile.gettempdir())
+    removed = []
+    for folder in parent.glob(SNAPSHOT_PREFIX + "*"):
+        try:
+            if not folder.is_dir() or (hasattr(os, "getuid") and folder.stat().st_uid != os.getuid()):
+                continue
+            pid = int((folder / OWNER_FILE).read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            continue  # not ours to judge (no owner file yet: being created)
+        if _alive(pid):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(str(folder))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True  # it runs, as another user
+    except (OverflowError, OSError):  # no such process (or no such pid at all)
+        return False
+    return True
+
+
 class StoreGate:
     """Hands out read-only stores on a snapshot of the store, one per request (module docstring).
 
@@ -164,7 +213,12 @@ class StoreGate:
         # A file that is not a current store is refused now, in one line, not at a request.
         Store(self.path, read_only=True, busy_timeout=busy_timeout, threads=threads)
         self._own_folder = folder is None
-        self.folder = tempfile.mkdtemp(prefix="crm_analytics_web_") if folder is None else os.fspath(folder)
+        if folder is None:
+            sweep_stale_snapshots()
+            self.folder = tempfile.mkdtemp(prefix=SNAPSHOT_PREFIX)
+            Path(self.folder, OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
+        else:
+            self.folder = os.fspath(folder)
         self._cond = threading.Condition()
         self._active = 0
         self._local = threading.local()  # the snapshot the calling thread reads

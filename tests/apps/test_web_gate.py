@@ -92,7 +92,7 @@ def test_any_writer_gets_in_at_once_and_requests_read_the_new_snapshot(path):
 def test_snapshots_are_private_copies_deleted_when_replaced_and_at_close(path):
     gate = StoreGate(path, poll=600)  # refreshed by hand here, not by its watcher
     folder = gate.folder
-    assert os.listdir(folder) == ["store-1.duckdb"] and gate.epoch == 1
+    assert sorted(os.listdir(folder)) == ["owner.pid", "store-1.duckdb"] and gate.epoch == 1
     with gate.reading() as store:
         assert os.path.dirname(store.path) == folder and store.read_only
         assert gate.memo("n", lambda: 1) == 1 and gate.memo("n", lambda: 2) == 1  # once per snapshot
@@ -101,7 +101,8 @@ def test_snapshots_are_private_copies_deleted_when_replaced_and_at_close(path):
         assert gate.refresh() and gate.epoch == 2
         # The request under way keeps its snapshot: one state, never a mix.
         assert int(store.sql("SELECT count(*) AS n FROM customers")["n"].iloc[0]) == 50
-    assert sorted(os.listdir(folder)) == ["store-2.duckdb"]  # the old one went with its last reader
+    # The old one went with its last reader.
+    assert sorted(os.listdir(folder)) == ["owner.pid", "store-2.duckdb"]
     with gate.reading() as store:
         assert int(store.sql("SELECT count(*) AS n FROM customers")["n"].iloc[0]) == 51
         assert gate.memo("n", lambda: 2) == 2
@@ -128,3 +129,22 @@ def test_foreign_locks_reads_proc_locks(tmp_path):
                      f"4: -> POSIX  ADVISORY  WRITE 999994 {dev} 0 EOF\n")
     assert foreign_locks(target, locks) == {"WRITE", "WAIT"}
     assert foreign_locks(tmp_path / "missing", locks) == set()
+
+
+def test_a_killed_apps_snapshot_copies_are_swept_by_the_next(tmp_path):
+    """Snapshot copies hold customer data: the next gate deletes those of a dead app."""
+    import subprocess
+    import sys
+
+    from crm_analytics.web.gate import OWNER_FILE, SNAPSHOT_PREFIX, sweep_stale_snapshots
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale, live = tmp_path / (SNAPSHOT_PREFIX + "dead"), tmp_path / (SNAPSHOT_PREFIX + "live")
+    for folder, pid in ((stale, dead), (live, str(os.getpid()))):
+        folder.mkdir()
+        (folder / OWNER_FILE).write_text(pid)
+        (folder / "store-1.duckdb").write_bytes(b"customer data")
+    (tmp_path / (SNAPSHOT_PREFIX + "unowned")).mkdir()  # no owner file: left alone
+    assert sweep_stale_snapshots(tmp_path) == [str(stale)]
+    assert not stale.exists() and live.exists() and (tmp_path / (SNAPSHOT_PREFIX + "unowned")).exists()
