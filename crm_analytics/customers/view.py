@@ -73,13 +73,6 @@ _VALUE_SCORES = ("clv", "revenue_potential", "revenue_potential_code", "p_alive"
                  "expected_purchases", "growth_rate")
 _CHURN_SCORES = ("churn_probability", "risk_band", "revenue_at_risk")
 _SEGMENT_SCORES = ("size_segment", "needs_segment", "needs_segment_name", "rfm_segment", "value_tier")
-# The output columns of customers/sql/customer_{transactions,tickets,answers}.sql.
-_TRANSACTION_COLUMNS = ("transaction_id", "transaction_date", "amount", "is_refund", "quantity",
-                        "product_category", "channel")
-_TICKET_COLUMNS = ("ticket_id", "opened_at", "status", "first_response_at", "resolved_at", "priority",
-                   "category", "channel", "sla_hours", "sla_status", "hours_to_deadline", "is_complaint",
-                   "reopened")
-_ANSWER_COLUMNS = ("response_id", "responded_at", "survey", "item", "score", "scale_min", "scale_max")
 
 
 class UnknownCustomerError(InputError):
@@ -529,7 +522,15 @@ def _check_limit(name: str, value: Any) -> int:
     return int(value)
 
 
-def _fetch(store: Store, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+class _Rows(list):
+    """A query's rows as dicts, with its column names (known also when there is no row)."""
+
+    def __init__(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        super().__init__(rows)
+        self.columns = list(columns)
+
+
+def _fetch(store: Store, name: str, params: dict[str, Any]) -> _Rows:
     """The rows of a query file as dicts, money (DECIMAL) as float.
 
     A part of a view holds a handful of rows: plain rows cost a fraction of what a
@@ -543,11 +544,15 @@ def _fetch(store: Store, name: str, params: dict[str, Any]) -> list[dict[str, An
     if money:
         rows = [tuple(float(v) if i in money and v is not None else v for i, v in enumerate(r))
                 for r in rows]
-    return [dict(zip(columns, r, strict=True)) for r in rows]
+    return _Rows([dict(zip(columns, r, strict=True)) for r in rows], columns)
 
 
-def _frame(rows: list[dict[str, Any]], columns: list[str] | tuple[str, ...]) -> pd.DataFrame:
-    return pd.DataFrame.from_records([tuple(r[c] for c in columns) for r in rows], columns=list(columns))
+def _frame(rows: _Rows, columns: list[str] | tuple[str, ...] | None = None,
+           limit: int | None = None) -> pd.DataFrame:
+    """A DataFrame of (the first ``limit`` of) the rows, in ``columns`` (default: the query's)."""
+    columns = list(rows.columns if columns is None else columns)
+    kept = rows if limit is None else rows[:limit]
+    return pd.DataFrame.from_records([tuple(r[c] for c in columns) for r in kept], columns=columns)
 
 
 def _profile(row: dict[str, Any], day: dt.date, first_purchase: Any) -> dict[str, Any]:
@@ -793,10 +798,10 @@ def customer_view(store: Store | str | os.PathLike, customer_id: str, as_of: Any
         customer_id=cid, as_of=day, run_id=context.run_id,
         run_as_of=run["as_of"] if run else None, currency=context.currency,
         profile=profile, value=value, revenue_by_year=by_year, churn=churn, segments=segments,
-        transactions=_frame(transactions, _TRANSACTION_COLUMNS),
-        tickets=_frame(tickets[:limits["max_tickets"]], _TICKET_COLUMNS),
+        transactions=_frame(transactions),
+        tickets=_frame(tickets, limit=limits["max_tickets"]),
         ticket_summary=summary, satisfaction=satisfaction,
-        survey_answers=_frame(answers, _ANSWER_COLUMNS),
+        survey_answers=_frame(answers),
         next_best_action=next_best_action(facts),
         contact_history=contacts, contact_history_note=contacts_note,
         contact_history_recorded=contacts_recorded,

@@ -146,9 +146,32 @@ def needs_features(store: Any, as_of: Any, *, min_tenure_days: float = 90.0) -> 
     for region in sorted(regions.unique()):
         out[REGION_PREFIX + region] = (regions == region).astype(float)
     out[PURCHASE_DAYS] = days
+    out = out[needs_columns(out.columns)]
     out.index.name = "customer_id"
     out.attrs["as_of"] = str(as_of_params(as_of)["as_of"])
     return out
+
+
+def needs_columns(columns: Any) -> list[str]:
+    """The needs feature columns among ``columns``, in :func:`needs_features`' order.
+
+    Spend shares, channel shares (each sorted), service, cadence, regions (sorted),
+    purchase days -- so features assembled elsewhere (e.g. per Spark partition, each
+    seeing some categories) line up with those of one call on the whole store.
+
+    Examples
+    --------
+    >>> needs_columns(["region_b", "purchase_days", "spend_share_z", "region_a", "spend_share_a"])
+    ['spend_share_a', 'spend_share_z', 'region_a', 'region_b', 'purchase_days']
+    """
+    columns = [str(c) for c in columns]
+
+    def block(prefix: str) -> list[str]:
+        return sorted(c for c in columns if c.startswith(prefix))
+
+    fixed = [c for c in (SERVICE, CADENCE) if c in columns]
+    return [*block(SPEND_PREFIX), *block(CHANNEL_PREFIX), *fixed, *block(REGION_PREFIX),
+            *[c for c in (PURCHASE_DAYS,) if c in columns]]
 
 
 def _shares(

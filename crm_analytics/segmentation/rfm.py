@@ -63,8 +63,8 @@ from crm_analytics.core.timeutils import as_of_params
 from crm_analytics.errors import InputError
 from crm_analytics.store.queries import load_query
 
-__all__ = ["NO_PURCHASES", "RFM_SEGMENTS", "quintile_of_rank", "rfm_cell", "rfm_cell_names", "rfm_scores",
-           "rfm_segments"]
+__all__ = ["NO_PURCHASES", "RFM_SEGMENTS", "quintile_of_rank", "rfm_cell", "rfm_cell_names", "rfm_measures",
+           "rfm_scores", "rfm_segments", "rfm_table"]
 
 NO_PURCHASES = "No purchases"
 
@@ -188,6 +188,19 @@ def rfm_segments(store: Any, as_of: Any, *, window_days: int = 365) -> pd.DataFr
     C2                 1        1        1          Lost
     C3              <NA>     <NA>     <NA>  No purchases
     """
+    raw = rfm_measures(store, as_of, window_days=window_days)
+    out = rfm_table(raw, window_days)
+    out.attrs.update({"as_of": raw.attrs["as_of"], "window_days": window_days})
+    return out
+
+
+def rfm_measures(store: Any, as_of: Any, *, window_days: int = 365) -> pd.DataFrame:
+    """The measures behind the RFM scores per customer (``segmentation/sql/rfm.sql``).
+
+    Index ``customer_id`` (every customer created on or before ``as_of``); columns
+    ``last_purchase_date``, ``recency_days``, ``purchase_days_window`` and
+    ``net_spend_window`` (the window of ``window_days`` days ending on ``as_of``).
+    """
     if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
         raise InputError(
             "The 'window_days' parameter of rfm_segments must be an int in the range [1, inf). "
@@ -196,13 +209,34 @@ def rfm_segments(store: Any, as_of: Any, *, window_days: int = 365) -> pd.DataFr
     params = as_of_params(as_of)
     params["window_start"] = params["cutoff"] - dt.timedelta(days=window_days)
     raw = store.sql(load_query("segmentation/sql/rfm.sql"), params).set_index("customer_id")
-    bought = raw["last_purchase_date"].notna()
+    raw.attrs["as_of"] = str(params["as_of"])
+    return raw
+
+
+def _quintiles_among(values: pd.Series, column: str, higher_is_better: bool) -> pd.Series:
+    """Quintile scores of the active customers' values; a lone active customer is the best."""
+    scores = rfm_scores(values, higher_is_better=higher_is_better)
+    if len(scores) == 1:
+        scores[:] = 5
+    return scores
+
+
+def rfm_table(raw: pd.DataFrame, window_days: int, *, bought: pd.Series | None = None,
+              scores: Any = None) -> pd.DataFrame:
+    """The RFM columns of :func:`rfm_segments` from :func:`rfm_measures`' rows.
+
+    ``bought`` marks the customers with a purchase (default: a last purchase date);
+    ``scores(values, column, higher_is_better)`` scores the values of the customers
+    active in the window (default: quintiles among them). An engine that ranks every
+    customer elsewhere (Spark) passes its own, for rows that are a part of the whole.
+    """
+    scores = _quintiles_among if scores is None else scores
+    bought = raw["last_purchase_date"].notna() if bought is None else bought.astype(bool)
     scored = raw[bought]
-    freq_col, spend_col = f"purchase_days_{window_days}d", f"net_spend_{window_days}d"
     out = pd.DataFrame(index=raw.index)
     out["recency_days"] = raw["recency_days"].astype("Int64")
-    out[freq_col] = raw["purchase_days_window"].astype("Int64").where(bought)
-    out[spend_col] = raw["net_spend_window"].astype(float).where(bought)
+    out[f"purchase_days_{window_days}d"] = raw["purchase_days_window"].astype("Int64").where(bought)
+    out[f"net_spend_{window_days}d"] = raw["net_spend_window"].astype(float).where(bought)
     # Quintiles among the customers active in the window; lapsed buyers score 1 (Lost).
     active = scored[scored["purchase_days_window"] > 0]
     for column, source, better in (
@@ -210,11 +244,8 @@ def rfm_segments(store: Any, as_of: Any, *, window_days: int = 365) -> pd.DataFr
         ("f_score", active["purchase_days_window"], True),
         ("m_score", active["net_spend_window"], True),
     ):
-        values = rfm_scores(source, higher_is_better=better)
-        if len(values) == 1:  # a lone active customer is the best of the active
-            values[:] = 5
+        values = pd.to_numeric(scores(source, column, better), errors="coerce")
         values = values.reindex(scored.index).fillna(1)
         out[column] = values.astype("Int64").reindex(raw.index)
     out["rfm_segment"] = rfm_cell_names(out["r_score"], out["f_score"], out["m_score"])
-    out.attrs.update({"as_of": str(params["as_of"]), "window_days": window_days})
     return out

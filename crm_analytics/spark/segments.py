@@ -27,14 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from crm_analytics.segmentation.needs import (
-    CADENCE,
-    CHANNEL_PREFIX,
-    PURCHASE_DAYS,
-    REGION_PREFIX,
-    SERVICE,
-    SPEND_PREFIX,
-)
+from crm_analytics.segmentation.needs import CHANNEL_PREFIX, REGION_PREFIX, SPEND_PREFIX, needs_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -148,11 +141,19 @@ def _driver_cuts(values: np.ndarray, counts: np.ndarray, label_of: Callable[[np.
         return ([], [], descending), 0
     order = np.argsort(-values if descending else values, kind="stable")
     values, counts = values[order], counts[order]
-    before = np.cumsum(counts) - counts
-    labels = np.asarray(label_of(before.astype(float), n), dtype=object)
+    labels, keep = _label_changes(np.cumsum(counts) - counts, n, label_of)
+    return ([float(v) for v in values[keep]], [_plain(x) for x in labels[keep]], descending), n
+
+
+def _label_changes(before: np.ndarray, n: int, label_of: LabelOf,
+                   previous: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The labels of ranked distinct values and where they change (after ``previous``)."""
+    labels = np.asarray(label_of(np.asarray(before, dtype=float), n), dtype=object)
     keep = np.ones(len(labels), dtype=bool)
     keep[1:] = labels[1:] != labels[:-1]
-    return ([float(v) for v in values[keep]], [_plain(x) for x in labels[keep]], descending), n
+    if previous is not None:
+        keep[0] = labels[0] != previous
+    return labels, keep
 
 
 def _distributed_cuts(hist: DataFrame, label_of: Callable[[np.ndarray, int], np.ndarray],
@@ -183,10 +184,7 @@ def _distributed_cuts(hist: DataFrame, label_of: Callable[[np.ndarray, int], np.
                 counts = batch["n"].to_numpy(dtype=np.int64)
                 before = offsets[int(batch["pid"].iloc[0])] + seen + np.cumsum(counts) - counts
                 seen += int(counts.sum())
-                labels = np.asarray(label_of(before.astype(float), n), dtype=object)
-                keep = np.ones(len(labels), dtype=bool)
-                keep[1:] = labels[1:] != labels[:-1]
-                keep[0] = labels[0] != last
+                labels, keep = _label_changes(before, n, label_of, last)
                 last = labels[-1]
                 yield pd.DataFrame({"v": batch["v"].to_numpy()[keep],
                                     "label": [json.dumps(_plain(x)) for x in labels[keep]]})
@@ -235,15 +233,7 @@ def needs_frame(customer_ids: pd.Series, features: pd.Series) -> pd.DataFrame:
     """
     rows = [json.loads(text) for text in features]
     frame = pd.DataFrame(rows, index=pd.Index(customer_ids.astype(str).to_numpy(), name="customer_id"))
-    columns = list(frame.columns)
-
-    def block(prefix: str) -> list[str]:
-        return sorted(c for c in columns if c.startswith(prefix))
-
-    order = [*block(SPEND_PREFIX), *block(CHANNEL_PREFIX), SERVICE, CADENCE, *block(REGION_PREFIX),
-             PURCHASE_DAYS]
-    always = (SERVICE, CADENCE, PURCHASE_DAYS)
-    frame = frame.reindex(columns=[c for c in order if c in columns or c in always])
+    frame = frame[needs_columns(frame.columns)]
     zero = [c for c in frame.columns if c.startswith((SPEND_PREFIX, CHANNEL_PREFIX, REGION_PREFIX))]
     frame[zero] = frame[zero].fillna(0.0)
     return frame.astype(float).sort_index()
@@ -290,26 +280,22 @@ class Finish:
 
     def frame(self, batch: pd.DataFrame) -> pd.DataFrame:
         """The final columns of one batch (rows of the per-customer task)."""
-        from crm_analytics.segmentation.rfm import rfm_cell_names
+        from crm_analytics.segmentation.rfm import rfm_table
         from crm_analytics.segmentation.value import UNKNOWN_TIER
         from crm_analytics.spark.tasks import needs_segmenter_from_bytes
 
-        w = RFM_WINDOW_DAYS
         out = batch.drop(columns=["has_purchase", "purchase_days_window", "net_spend_window",
                                   "needs_features"]).copy()
-        bought = batch["has_purchase"].fillna(False).astype(bool)
-        days = pd.to_numeric(batch["purchase_days_window"], errors="coerce")
-        active = bought & (days > 0)
-        out[f"purchase_days_{w}d"] = days.where(bought).astype("Int64")
-        out[f"net_spend_{w}d"] = pd.to_numeric(batch["net_spend_window"], errors="coerce").where(bought)
-        # As rfm_segments: quintiles among the active buyers, 1 for lapsed buyers, none without purchases.
-        for score, source in (("r_score", "recency_days"), ("f_score", "purchase_days_window"),
-                              ("m_score", "net_spend_window")):
-            values = pd.to_numeric(batch[source], errors="coerce").where(active)
-            found = pd.to_numeric(apply_cuts(values, self.rfm_cuts[score]), errors="coerce")
-            found = found.where(~(bought & found.isna()), 1.0).where(bought)
-            out[score] = found.astype("Int64")
-        out["rfm_segment"] = rfm_cell_names(out["r_score"], out["f_score"], out["m_score"])
+        raw = batch.set_index("customer_id")
+        for column in ("recency_days", "purchase_days_window", "net_spend_window"):
+            raw[column] = pd.to_numeric(raw[column], errors="coerce")
+
+        def ranked(values: pd.Series, column: str, higher_is_better: bool) -> pd.Series:
+            return apply_cuts(values, self.rfm_cuts[column])  # the ranks of every customer
+
+        rfm = rfm_table(raw, RFM_WINDOW_DAYS, bought=raw["has_purchase"].fillna(False), scores=ranked)
+        for column in rfm.columns:
+            out[column] = rfm[column].to_numpy()
         out["needs_segment"] = pd.array([pd.NA] * len(out), dtype="Int64")
         out["needs_segment_name"] = None
         has = batch["needs_features"].notna().to_numpy()

@@ -36,7 +36,6 @@ import pandas as pd
 
 from crm_analytics.clv.model import CLVModel, customer_value_scores
 from crm_analytics.clv.summary import rfm_summary
-from crm_analytics.core.timeutils import as_of_params
 from crm_analytics.store.attributes import SizeThresholds
 from crm_analytics.store.queries import load_query
 
@@ -193,9 +192,9 @@ class CustomerTask:
         return scores.reindex(columns=list(CHURN_COLUMNS))
 
     def _rfm(self, store: Any, day: dt.date) -> pd.DataFrame:
-        params = as_of_params(day)
-        params["window_start"] = params["cutoff"] - dt.timedelta(days=self.window_days)
-        raw = store.sql(load_query("segmentation/sql/rfm.sql"), params).set_index("customer_id")
+        from crm_analytics.segmentation.rfm import rfm_measures
+
+        raw = rfm_measures(store, day, window_days=self.window_days)
         raw.index = raw.index.astype(str)
         out = pd.DataFrame(index=raw.index)
         out["has_purchase"] = raw["last_purchase_date"].notna()
